@@ -1,0 +1,26 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects: pure unit tests run in parallel; anything that talks to a broker,
+// a pty or a child process runs file by file, so faults never overlap.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['bridge/test/unit/**/*.test.ts', 'simulator/test/unit/**/*.test.ts'],
+          testTimeout: 20_000,
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['bridge/test/integration/**/*.test.ts', 'simulator/test/integration/**/*.test.ts', 'firmware/test/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});
