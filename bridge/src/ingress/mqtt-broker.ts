@@ -1,0 +1,331 @@
+import { EventEmitter } from 'node:events';
+import { createServer as createNetServer, type AddressInfo, type Server } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
+import { pino, type Logger } from 'pino';
+import type { IngestHandler, Ingress, RawMessage } from '../types.ts';
+import { isCommandTopic, isCommandTopicOf, isSysTopic } from './mqtt-topics.ts';
+
+export interface EmbeddedMqttOptions {
+  host: string;
+  /** 0 binds a free port; read it back from `port`. */
+  port: number;
+  maxPayloadBytes: number;
+  authenticate?: (clientId: string, username: string | undefined, password: Buffer | undefined) => Promise<boolean>;
+  /** Per-device ACL hook. A denied PUBLISH is acknowledged and dropped (as Mosquitto does for MQTT 3.1.1). */
+  authorizePublish?: (clientId: string, topic: string) => Promise<boolean> | boolean;
+  /** Per-device ACL hook. A denied subscription gets SUBACK 0x80. */
+  authorizeSubscribe?: (clientId: string, topic: string) => Promise<boolean> | boolean;
+  tls?: { cert: Buffer; key: Buffer };
+  logger?: Logger;
+  /** First and largest pause between handler attempts while the pipeline answers 'busy'. */
+  busyRetryMs?: { initial: number; max: number };
+}
+
+export interface EmbeddedMqttStats {
+  /** Client PUBLISHes handed to the handler (first attempts only). */
+  received: number;
+  /** Handler calls repeated because the pipeline was busy. */
+  busyRetries: number;
+  /** Messages given up while busy because the client left or the ingress stopped (the client still holds them). */
+  abandoned: number;
+  /** QoS 0 messages dropped because the pipeline was busy (QoS 0 is best effort). */
+  droppedQos0: number;
+  oversized: number;
+  denied: number;
+  handlerErrors: number;
+}
+
+export interface OversizedPublish {
+  clientId: string;
+  topic: string;
+  bytes: number;
+  limit: number;
+  reason: string;
+}
+
+type Verdict = Error | null;
+
+/**
+ * MQTT broker inside the bridge (aedes over TCP or TLS): devices publish here directly.
+ *
+ * How the PUBACK waits for the pipeline. In aedes (lib/handlers/publish.js) a PUBLISH runs
+ * `authorizePublish` and then `enqueuePublish`, which writes the PUBACK and only then routes the
+ * message. So the handler runs inside `authorizePublish`, and its callback is called only once
+ * the handler resolved 'stored' or 'rejected': no PUBACK can leave before that.
+ *
+ * 'busy' (store full): the callback is withheld and the handler is asked again after a growing
+ * pause, for as long as the connection lives. Meanwhile aedes reads no further packets from that
+ * socket (it parses the next chunk only after every packet of the current one is done), so the
+ * device is slowed by TCP backpressure and keeps its unacked messages. If the connection ends first
+ * (the device gives up, its keepalive expires because PINGREQs are not read, or `stop()`), the
+ * attempt is abandoned without a PUBACK and the device resends the message on its next connection
+ * (mqtt.js and esp-mqtt resend unacked QoS 1 after reconnecting). Never lost, possibly repeated:
+ * consumers dedupe on message_id.
+ *
+ * A handler that throws is not an answer: the connection is closed without a PUBACK, so the device
+ * resends. QoS 0 also waits for the handler (same backpressure) but is dropped and counted on 'busy'.
+ *
+ * Routing: client messages are not routed to subscribers except cmd topics, because nobody
+ * subscribes to telemetry here and routing costs throughput. Retained status is therefore not kept
+ * by this broker; the pipeline gets every status (and every last will) through the handler.
+ *
+ * Events: 'clientConnected' (clientId), 'clientDisconnected' (clientId), 'oversized' (OversizedPublish).
+ */
+export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
+  readonly name = 'mqtt-embedded';
+  private readonly log: Logger;
+  private readonly busyRetryMs: { initial: number; max: number };
+  private broker: Aedes | undefined;
+  private server: Server | undefined;
+  private handler: IngestHandler | undefined;
+  private stopping = false;
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly online = new Map<string, Client>();
+  /** Packets denied by the ACL hook: acknowledged, but never routed. */
+  private readonly notRouted = new WeakSet<object>();
+  private readonly counters: EmbeddedMqttStats = {
+    received: 0,
+    busyRetries: 0,
+    abandoned: 0,
+    droppedQos0: 0,
+    oversized: 0,
+    denied: 0,
+    handlerErrors: 0,
+  };
+
+  constructor(private readonly options: EmbeddedMqttOptions) {
+    super();
+    this.log = options.logger ?? pino({ enabled: false });
+    this.busyRetryMs = options.busyRetryMs ?? { initial: 100, max: 2000 };
+  }
+
+  /** The bound port (the real one when `port: 0` was asked for). */
+  get port(): number {
+    const address = this.server?.address() as AddressInfo | null | undefined;
+    if (!address) throw new Error('embedded MQTT broker is not listening');
+    return address.port;
+  }
+
+  /** Client ids connected right now (the "devices online" metric). */
+  get connectedClientIds(): string[] {
+    return [...this.online.keys()];
+  }
+
+  get stats(): Readonly<EmbeddedMqttStats> {
+    return { ...this.counters };
+  }
+
+  async start(handler: IngestHandler): Promise<void> {
+    if (this.server) throw new Error('embedded MQTT broker already started');
+    this.handler = handler;
+    this.stopping = false;
+    const broker = await Aedes.createBroker({
+      authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
+      authorizePublish: (client, packet, done) => this.track(this.onPublish(client, packet)).then(done),
+      authorizeSubscribe: (client, sub, done) => this.authorizeSubscribe(client, sub.topic).then((ok) => done(null, ok ? sub : null), done),
+    });
+    this.skipRoutingExceptCommands(broker);
+    broker.on('client', (client) => {
+      this.online.set(client.id, client);
+      this.emit('clientConnected', client.id);
+    });
+    broker.on('clientDisconnect', (client) => {
+      // A takeover by the same client id disconnects the old client after the new one registered.
+      if (this.online.get(client.id) === client) this.online.delete(client.id);
+      this.emit('clientDisconnected', client.id);
+    });
+    broker.on('clientError', (client, err) => this.log.debug({ clientId: client.id, err: err.message }, 'mqtt client error'));
+    broker.on('connectionError', (_client, err) => this.log.debug({ err: err.message }, 'mqtt connection error'));
+
+    const onConnection = broker.handle;
+    const server = this.options.tls ? createTlsServer({ cert: this.options.tls.cert, key: this.options.tls.key }, onConnection) : createNetServer(onConnection);
+    const { host, port } = this.options;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE') {
+        throw new Error(`port ${port} on ${host} is already in use; set mqtt.embedded.port to a free port (or stop whatever holds it)`, { cause: err });
+      }
+      throw new Error(`embedded MQTT broker cannot listen on ${host}:${port}: ${(err as Error).message}`, { cause: err });
+    }
+    server.on('error', (err) => this.log.error({ err }, 'embedded MQTT server error'));
+    this.broker = broker;
+    this.server = server;
+    this.log.info({ host, port: this.port, tls: Boolean(this.options.tls) }, 'embedded MQTT broker listening');
+  }
+
+  /** Stop accepting, let handler calls in flight finish (and their PUBACKs go out), then close every client. */
+  async stop(): Promise<void> {
+    const { server, broker } = this;
+    if (!server || !broker) return;
+    this.stopping = true;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    await new Promise<void>((resolve) => broker.close(() => resolve()));
+    await closed;
+    this.server = undefined;
+    this.broker = undefined;
+    this.online.clear();
+  }
+
+  /**
+   * Publish a command QoS 1 to `<prefix>/<device>/cmd` for a connected client subscribed to it
+   * (any prefix when `topicPrefix` is undefined). Resolves true once aedes has written it to that
+   * client's socket, false when no such client is here. The device's PUBACK is not tracked (aedes
+   * reports acks only for persistent sessions); the device confirms a command with a status whose
+   * `cmd` equals `cmdId` (PROTOCOL.md section 6).
+   */
+  async sendCommand(device: string, topicPrefix: string | undefined, payload: Buffer, cmdId: number): Promise<boolean> {
+    const target = this.findCommandSubscriber(device, topicPrefix);
+    if (!target) return false;
+    const { client, topic } = target;
+    await new Promise<void>((resolve) =>
+      client.publish({ cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false }, () => resolve()),
+    );
+    const delivered = !client.closed;
+    this.log.debug({ device, topic, cmdId, delivered }, 'command sent');
+    return delivered;
+  }
+
+  private findCommandSubscriber(device: string, topicPrefix: string | undefined): { client: Client; topic: string } | undefined {
+    const subscribedTopic = (client: Client) => {
+      if (client.closed) return undefined;
+      const subscriptions = (client as unknown as { subscriptions: Record<string, unknown> }).subscriptions;
+      return Object.keys(subscriptions).find((topic) => isCommandTopicOf(topic, device, topicPrefix));
+    };
+    // Devices usually connect with their device id as client id: try that one first.
+    const likely = this.online.get(device);
+    const likelyTopic = likely && subscribedTopic(likely);
+    if (likely && likelyTopic) return { client: likely, topic: likelyTopic };
+    for (const client of this.online.values()) {
+      const topic = subscribedTopic(client);
+      if (topic) return { client, topic };
+    }
+    return undefined;
+  }
+
+  private authenticate(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+    done: (error: AuthenticateError | null, success: boolean | null) => void,
+  ): void {
+    const check = this.options.authenticate;
+    if (!check) return done(null, true);
+    check(client.id, username, password).then(
+      (ok) => {
+        if (!ok) this.log.warn({ clientId: client.id, username }, 'mqtt authentication failed');
+        done(null, ok);
+      },
+      (err: unknown) => {
+        this.log.error({ clientId: client.id, err }, 'mqtt authenticate hook failed');
+        done(null, false);
+      },
+    );
+  }
+
+  private async authorizeSubscribe(client: Client, topic: string): Promise<boolean> {
+    const check = this.options.authorizeSubscribe;
+    if (!check) return true;
+    const ok = await check(client.id, topic);
+    if (!ok) this.log.warn({ clientId: client.id, topic }, 'mqtt subscription denied');
+    return ok;
+  }
+
+  /** Decides when (and whether) aedes may PUBACK and continue: see the class comment. */
+  private async onPublish(client: Client | null, packet: PublishPacket): Promise<Verdict> {
+    const { topic, payload } = packet;
+    if (isSysTopic(topic)) return new Error('$SYS topics are reserved');
+    const clientId = client?.id ?? '';
+    // aedes publishes a last will through this hook after the client closed; the will has no PUBACK.
+    const isWill = client === null || client.closed;
+    // While stopping, new messages close their connection unacked: the device resends them later.
+    if (this.stopping && !isWill) return new Error('embedded MQTT broker is stopping');
+
+    if (this.options.authorizePublish && client && !(await this.options.authorizePublish(clientId, topic))) {
+      this.counters.denied++;
+      this.notRouted.add(packet);
+      this.log.warn({ clientId, topic }, 'mqtt publish denied; acknowledged and dropped');
+      return null;
+    }
+    // Commands from an operator client are routed to the device, not ingested.
+    if (isCommandTopic(topic)) return null;
+    const limit = this.options.maxPayloadBytes;
+    if (payload.length > limit) {
+      this.counters.oversized++;
+      const reason = `payload of ${payload.length} bytes exceeds maxPayloadBytes ${limit}`;
+      this.log.warn({ clientId, topic, bytes: payload.length }, `mqtt publish rejected: ${reason}`);
+      this.emit('oversized', { clientId, topic, bytes: payload.length, limit, reason } satisfies OversizedPublish);
+      // Acknowledged so the device drops it: resending the same bytes cannot help.
+      return null;
+    }
+
+    const handler = this.handler;
+    if (!handler) return new Error('embedded MQTT broker has no handler');
+    const message: RawMessage = {
+      transport: 'mqtt',
+      topic,
+      payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload),
+      source: clientId,
+      receivedAt: Date.now(),
+    };
+    this.counters.received++;
+    let pauseMs = this.busyRetryMs.initial;
+    for (;;) {
+      let outcome;
+      try {
+        outcome = await handler(message);
+      } catch (err) {
+        this.counters.handlerErrors++;
+        this.log.error({ clientId, topic, err }, 'ingest handler failed; closing the connection without PUBACK');
+        return err instanceof Error ? err : new Error(String(err));
+      }
+      if (outcome.kind !== 'busy') return null;
+      if (packet.qos === 0) {
+        this.counters.droppedQos0++;
+        return null;
+      }
+      const gone = this.stopping || (!isWill && client?.closed);
+      if (gone) {
+        this.counters.abandoned++;
+        this.log.info({ clientId, topic, reason: outcome.reason }, 'busy message abandoned without PUBACK; the client resends it');
+        return new Error(`pipeline busy (${outcome.reason}) and connection closing`);
+      }
+      this.counters.busyRetries++;
+      this.log.debug({ clientId, topic, reason: outcome.reason, pauseMs }, 'pipeline busy; PUBACK withheld');
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      pauseMs = Math.min(pauseMs * 2, this.busyRetryMs.max);
+    }
+  }
+
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.inFlight.add(work);
+    void work.finally(() => this.inFlight.delete(work)).catch(() => undefined);
+    return work;
+  }
+
+  /**
+   * After authorizePublish passed, aedes routes every client message (offline queues, mqemitter,
+   * retained store). Only cmd topics have subscribers here, so other client messages skip that work.
+   */
+  private skipRoutingExceptCommands(broker: Aedes): void {
+    type PublishFn = (packet: PublishPacket, client: Client | null, done?: (err?: Error | null) => void) => void;
+    const routed = broker as unknown as { publish: PublishFn };
+    const routeToSubscribers = routed.publish.bind(broker);
+    routed.publish = (packet, client, done) => {
+      // aedes also calls publish(packet, done) for its own $SYS messages: those stay routed.
+      const fromClient = typeof client === 'object' && client !== null;
+      if (fromClient && (!isCommandTopic(packet.topic) || this.notRouted.has(packet))) return done?.(null);
+      routeToSubscribers(packet, client, done);
+    };
+  }
+}
