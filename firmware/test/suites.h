@@ -1,0 +1,9 @@
+/* Test suites, one per module; test_main.c runs them all. */
+#ifndef SUITES_H
+#define SUITES_H
+
+void suite_vectors(void);
+void suite_decode_vectors(void);
+void suite_codec(void);
+
+#endif

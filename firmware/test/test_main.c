@@ -1,0 +1,10 @@
+#include "harness.h"
+#include "suites.h"
+
+int main(void)
+{
+    suite_vectors();
+    suite_decode_vectors();
+    suite_codec();
+    return th_summary();
+}
