@@ -1,0 +1,146 @@
+// The whole bridge config as one zod schema. Every field has a default, so the
+// bridge runs with no file at all (embedded MQTT on 1883, RabbitMQ on localhost).
+// Objects are strict: an unknown key is an error, so a typo never passes silently.
+// Messages are written as "expected ..." because load.ts prints them as
+// `<path>: expected ..., found ... (from ...)`.
+import { z } from 'zod';
+import { compileRule, DEFAULT_RULE, RoutingRuleError } from '../routing/rules.ts';
+
+const expect = (what: string) => ({ error: `expected ${what}` });
+
+const posInt = () => z.int(expect('a positive integer')).positive(expect('a positive integer'));
+const nonNegInt = () => z.int(expect('a non-negative integer')).nonnegative(expect('a non-negative integer'));
+const port = () => z.int(expect('a port number 0..65535')).min(0, expect('a port number 0..65535')).max(65535, expect('a port number 0..65535'));
+const text = () => z.string(expect('a non-empty string')).min(1, expect('a non-empty string'));
+const bool = () => z.boolean(expect('true or false'));
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, expect(`one of ${values.map((v) => `'${v}'`).join(', ')}`));
+const hostPort = () => z.string(expect('"host:port"')).regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, expect('"host:port"'));
+const amqpUrl = () => z.string(expect('an amqp:// or amqps:// URL')).regex(/^amqps?:\/\/\S+$/, expect('an amqp:// or amqps:// URL'));
+const mqttUrl = () => z.string(expect('an mqtt://, mqtts://, ws:// or wss:// URL')).regex(/^(mqtts?|wss?|tcp|ssl):\/\/\S+$/, expect('an mqtt://, mqtts://, ws:// or wss:// URL'));
+
+const tlsFiles = z.strictObject({ certFile: text(), keyFile: text() }, expect('{ certFile, keyFile }'));
+
+const mqtt = z.strictObject({
+  /** embedded: the bridge is the broker (PUBACK after the durable write); external: it subscribes elsewhere. */
+  mode: oneOf(['embedded', 'external', 'off']).default('embedded'),
+  embedded: z
+    .strictObject({
+      host: text().default('0.0.0.0'),
+      port: port().default(1883),
+      maxPayloadBytes: posInt().default(8192),
+      auth: z.strictObject({ credentialsFile: text() }).optional(),
+      tls: tlsFiles.optional(),
+    })
+    .prefault({}),
+  external: z
+    .strictObject({
+      url: mqttUrl().optional(),
+      clientId: text().default('edge-bridge'),
+      // Four levels match the default node prefix `factory/floor1`; never `#`, which would take in the cmd topics too.
+      topics: z.array(text(), expect('a list of MQTT filters')).min(1, expect('at least one topic filter')).default(['+/+/+/telemetry', '+/+/+/status']),
+      username: text().optional(),
+      password: z.string(expect('a string')).optional(),
+    })
+    .prefault({}),
+});
+
+const serialPort = z.union(
+  [
+    z.strictObject({ path: text(), baudRate: posInt().default(115200) }),
+    z.strictObject({ tcp: hostPort() }),
+  ],
+  expect('a serial port { path, baudRate } or { tcp: "host:port" }'),
+);
+
+const queue = z.strictObject({
+  name: text(),
+  bindings: z.array(z.string(expect('a binding pattern')), expect('a list of binding patterns')).default([]),
+  type: oneOf(['classic', 'quorum']).optional(),
+  messageTtlMs: posInt().optional(),
+  maxLength: posInt().optional(),
+});
+
+const amqp = z.strictObject({
+  urls: z.array(amqpUrl(), expect('a list of AMQP URLs')).min(1, expect('at least one AMQP URL')).default(['amqp://guest:guest@127.0.0.1:5672']),
+  connections: posInt().default(2),
+  channelsPerConnection: posInt().default(2),
+  /** Unconfirmed publishes in flight per channel: rate × confirm latency. */
+  windowPerChannel: posInt().default(500),
+  heartbeatSec: nonNegInt().default(10),
+  tls: z.strictObject({ caFile: text().optional(), certFile: text().optional(), keyFile: text().optional() }).optional(),
+  contentType: oneOf(['application/msgpack', 'application/json']).default('application/msgpack'),
+  reconnect: z.strictObject({ initialMs: posInt().default(500), maxMs: posInt().default(30_000) }).prefault({}),
+  topology: z
+    .strictObject({
+      exchange: text().default('telemetry'),
+      alternateExchange: text().default('telemetry.unroutable'),
+      unroutableQueue: text().default('telemetry.unroutable'),
+      deadLetterExchange: text().default('telemetry.dlx'),
+      deadLetterQueue: text().default('telemetry.dlq'),
+      queues: z.array(queue, expect('a list of queues')).default([{ name: 'telemetry.all', bindings: ['#'] }]),
+    })
+    .prefault({}),
+});
+
+const SPLIT = ['none', 'sensor', 'reading'] as const;
+const routingRule = z
+  .strictObject({
+    name: text().optional(),
+    filter: z.string(expect('an MQTT filter')),
+    key: z.string(expect('a routing-key template')),
+    split: oneOf(SPLIT).default('none'),
+  })
+  // Compile each rule here so a bad filter is a config error with its path.
+  .superRefine((rule, ctx) => {
+    try {
+      compileRule(rule);
+    } catch (err) {
+      if (!(err instanceof RoutingRuleError)) throw err;
+      ctx.addIssue({ code: 'custom', path: [err.field], message: err.message });
+    }
+  });
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const bridgeConfigSchema = z
+  .strictObject({
+    mqtt: mqtt.prefault({}),
+    serial: z.strictObject({ ports: z.array(serialPort, expect('a list of serial ports')).default([]) }).prefault({}),
+    amqp: amqp.prefault({}),
+    routing: z
+      .strictObject({
+        rules: z.array(routingRule, expect('a list of routing rules')).default([{ ...DEFAULT_RULE }]),
+      })
+      .prefault({}),
+    store: z
+      .strictObject({
+        dir: text().default('./data/store'),
+        maxBytes: posInt().default(1024 ** 3),
+        maxRecords: posInt().default(2_000_000),
+        /** reject: withhold acks so senders keep their data; drop-oldest: keep the newest. */
+        overflow: oneOf(['reject', 'drop-oldest']).default('reject'),
+        ttlMs: posInt().optional(),
+        groupCommitMaxDelayMs: nonNegInt().default(2),
+      })
+      .prefault({}),
+    quarantine: z.strictObject({ dir: text().default('./data/quarantine'), maxBytes: posInt().default(256 * 1024 ** 2) }).prefault({}),
+    http: z.strictObject({ host: text().default('127.0.0.1'), port: port().default(8080) }).prefault({}),
+    log: z.strictObject({ level: oneOf(LOG_LEVELS).default('info') }).prefault({}),
+    production: bool().default(false),
+  })
+  .superRefine((c, ctx) => {
+    if (c.mqtt.mode === 'external' && !c.mqtt.external.url) {
+      ctx.addIssue({ code: 'custom', path: ['mqtt', 'external', 'url'], message: "expected an MQTT URL when mqtt.mode is 'external'" });
+    }
+    if (c.amqp.reconnect.maxMs < c.amqp.reconnect.initialMs) {
+      ctx.addIssue({ code: 'custom', path: ['amqp', 'reconnect', 'maxMs'], message: `expected at least amqp.reconnect.initialMs (${c.amqp.reconnect.initialMs})` });
+    }
+    const names = new Set<string>();
+    c.amqp.topology.queues.forEach((q, i) => {
+      if (names.has(q.name)) ctx.addIssue({ code: 'custom', path: ['amqp', 'topology', 'queues', i, 'name'], message: 'expected a queue name not used before' });
+      names.add(q.name);
+    });
+  });
+
+export type BridgeConfig = z.infer<typeof bridgeConfigSchema>;
