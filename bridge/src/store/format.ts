@@ -1,0 +1,169 @@
+// On-disk formats of the segment log. Pure functions over buffers, no I/O.
+//
+// Record frame (big endian), 32-byte header then payload:
+//   0 magic 'EFR1' | 4 crc32 of bytes [8, frameLen) | 8 frameLen | 12 id (u64 as hi,lo)
+//   20 acceptedAt f64 | 28 metaLen | 32 meta (msgpack) | body
+// The CRC covers the length and the id, so a garbled length or id fails the check
+// instead of steering the scanner. The magic lets a scanner resync after damage.
+//
+// Tombstone frame (the .ack file next to each segment): 'EAK1' | count | crc32 of ids | ids f64...
+import { crc32 } from 'node:zlib';
+import { Packr } from 'msgpackr';
+import type { OutboundMessage, StoredRecord } from '../types.ts';
+
+export const FRAME_MAGIC = 0x45465231;
+export const ACK_MAGIC = 0x45414b31;
+export const HEADER_BYTES = 32;
+/** Larger frames are taken as garbage (a garbled length), never allocated. */
+export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+
+const FRAME_MAGIC_BYTES = Buffer.from([0x45, 0x46, 0x52, 0x31]);
+const ACK_MAGIC_BYTES = Buffer.from([0x45, 0x41, 0x4b, 0x31]);
+const packr = new Packr({ useRecords: false });
+
+export function encodeFrame(id: number, msg: OutboundMessage): Buffer {
+  const meta = packr.pack([msg.routingKey, msg.messageId, msg.device, msg.contentType, msg.headers]);
+  const frameLen = HEADER_BYTES + meta.length + msg.body.length;
+  const frame = Buffer.allocUnsafe(frameLen);
+  frame.writeUInt32BE(FRAME_MAGIC, 0);
+  frame.writeUInt32BE(frameLen, 8);
+  frame.writeUInt32BE(Math.floor(id / 0x1_0000_0000), 12);
+  frame.writeUInt32BE(id >>> 0, 16);
+  frame.writeDoubleBE(msg.acceptedAt, 20);
+  frame.writeUInt32BE(meta.length, 28);
+  meta.copy(frame, HEADER_BYTES);
+  msg.body.copy(frame, HEADER_BYTES + meta.length);
+  frame.writeUInt32BE(crc32(frame.subarray(8)), 4);
+  return frame;
+}
+
+export interface FrameInfo {
+  id: number;
+  offset: number;
+  length: number;
+  acceptedAt: number;
+}
+
+export type FrameCheck = { ok: true; info: FrameInfo } | { ok: false; reason: 'bad-crc' | 'bad-header' | 'short' };
+
+/** Checks the frame starting at `offset` of `buf` (offset is also reported as the frame's position). */
+export function checkFrame(buf: Buffer, offset: number, base = 0): FrameCheck {
+  if (buf.length - offset < HEADER_BYTES) return { ok: false, reason: 'short' };
+  if (buf.readUInt32BE(offset) !== FRAME_MAGIC) return { ok: false, reason: 'bad-header' };
+  const frameLen = buf.readUInt32BE(offset + 8);
+  const metaLen = buf.readUInt32BE(offset + 28);
+  if (frameLen < HEADER_BYTES || frameLen > MAX_FRAME_BYTES || metaLen > frameLen - HEADER_BYTES) {
+    return { ok: false, reason: 'bad-header' };
+  }
+  if (buf.length - offset < frameLen) return { ok: false, reason: 'short' };
+  if (crc32(buf.subarray(offset + 8, offset + frameLen)) !== buf.readUInt32BE(offset + 4)) {
+    return { ok: false, reason: 'bad-crc' };
+  }
+  const id = buf.readUInt32BE(offset + 12) * 0x1_0000_0000 + buf.readUInt32BE(offset + 16);
+  return { ok: true, info: { id, offset: base + offset, length: frameLen, acceptedAt: buf.readDoubleBE(offset + 20) } };
+}
+
+/** Decodes a frame already known to be valid (checkFrame ok). */
+export function decodeFrame(frame: Buffer): StoredRecord {
+  const metaLen = frame.readUInt32BE(28);
+  const [routingKey, messageId, device, contentType, headers] = packr.unpack(
+    frame.subarray(HEADER_BYTES, HEADER_BYTES + metaLen),
+  ) as [string, string, string, OutboundMessage['contentType'], Record<string, string | number>];
+  return {
+    id: frame.readUInt32BE(12) * 0x1_0000_0000 + frame.readUInt32BE(16),
+    size: frame.length,
+    routingKey,
+    messageId,
+    device,
+    contentType,
+    headers,
+    body: frame.subarray(HEADER_BYTES + metaLen),
+    acceptedAt: frame.readDoubleBE(20),
+  };
+}
+
+export interface DamagedRegion {
+  offset: number;
+  bytes: number;
+  reason: 'bad-crc' | 'bad-header' | 'torn-tail';
+}
+
+/**
+ * Walks a whole segment image. Damaged bytes are reported as regions; the scan
+ * resyncs at the next position that holds a complete valid frame. Every step
+ * advances by at least one byte, so it always terminates.
+ */
+export function scanSegment(buf: Buffer, onFrame: (f: FrameInfo) => void): DamagedRegion[] {
+  const damaged: DamagedRegion[] = [];
+  let pos = 0;
+  while (pos < buf.length) {
+    const first = checkFrame(buf, pos);
+    if (first.ok) {
+      onFrame(first.info);
+      pos += first.info.length;
+      continue;
+    }
+    let next = pos + 1;
+    for (;;) {
+      next = buf.indexOf(FRAME_MAGIC_BYTES, next);
+      if (next < 0) {
+        next = buf.length;
+        break;
+      }
+      if (checkFrame(buf, next).ok) break;
+      next++;
+    }
+    const reachesEnd = next === buf.length;
+    const torn = reachesEnd && (first.reason === 'short' || isZeros(buf, pos));
+    const reason = torn ? 'torn-tail' : first.reason === 'bad-crc' ? 'bad-crc' : 'bad-header';
+    damaged.push({ offset: pos, bytes: next - pos, reason });
+    pos = next;
+  }
+  return damaged;
+}
+
+function isZeros(buf: Buffer, from: number): boolean {
+  for (let i = from; i < buf.length; i++) if (buf[i] !== 0) return false;
+  return true;
+}
+
+export function encodeTombstones(ids: number[]): Buffer {
+  const out = Buffer.allocUnsafe(12 + ids.length * 8);
+  out.writeUInt32BE(ACK_MAGIC, 0);
+  out.writeUInt32BE(ids.length, 4);
+  for (let i = 0; i < ids.length; i++) out.writeDoubleBE(ids[i]!, 12 + i * 8);
+  out.writeUInt32BE(crc32(out.subarray(12)), 8);
+  return out;
+}
+
+/** Ids from a tombstone file; damaged frames are skipped (a lost tombstone only means a duplicate). */
+export function decodeTombstones(buf: Buffer): Set<number> {
+  const ids = new Set<number>();
+  let pos = 0;
+  while (pos + 12 <= buf.length) {
+    const count = buf.readUInt32BE(pos + 4);
+    const end = pos + 12 + count * 8;
+    if (buf.readUInt32BE(pos) === ACK_MAGIC && end <= buf.length && crc32(buf.subarray(pos + 12, end)) === buf.readUInt32BE(pos + 8)) {
+      for (let p = pos + 12; p < end; p += 8) ids.add(buf.readDoubleBE(p));
+      pos = end;
+      continue;
+    }
+    const next = buf.indexOf(ACK_MAGIC_BYTES, pos + 1);
+    if (next < 0) break;
+    pos = next;
+  }
+  return ids;
+}
+
+export const SEGMENT_SUFFIX = '.seg';
+export const TOMBSTONE_SUFFIX = '.ack';
+
+/** Segment files are named by the first id they may hold, zero-padded so names sort like ids. */
+export function segmentName(firstId: number): string {
+  return String(firstId).padStart(16, '0') + SEGMENT_SUFFIX;
+}
+
+export function parseSegmentName(name: string): number | undefined {
+  const m = /^(\d{16})\.seg$/.exec(name);
+  return m ? Number(m[1]) : undefined;
+}

@@ -1,0 +1,26 @@
+// Runs the store contract against both implementations.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MemoryStore } from '../../src/store/memory-store.ts';
+import { SegmentLogStore } from '../../src/store/segment-log.ts';
+import type { StoreAndForward, StoreOptions } from '../../src/store/store.ts';
+import { storeContract } from './store-contract.ts';
+
+const defaults = { maxBytes: 64 * 1024 * 1024, maxRecords: 1_000_000, overflow: 'reject' as const };
+
+storeContract('segment log', async (overrides) => {
+  const options: StoreOptions = { dir: mkdtempSync(join(tmpdir(), 'store-')), ...defaults, segmentBytes: 4096, ...overrides };
+  let current: StoreAndForward = new SegmentLogStore(options);
+  return {
+    store: current,
+    reopen: async (more?: Partial<StoreOptions>) => {
+      await current.close();
+      current = new SegmentLogStore({ ...options, ...more });
+      await current.open();
+      return current;
+    },
+  };
+});
+
+storeContract('memory store', async (overrides) => ({ store: new MemoryStore({ ...defaults, ...overrides }) }));
