@@ -50,7 +50,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): BridgeConfig {
       continue;
     }
     const path = o.slice(0, eq).replace(/\[(\d+)\]/g, '.$1').split('.');
-    applyOverride(raw, path, o.slice(eq + 1), `--set ${o}`, problems, sources);
+    // The source names the setting, not its value: values may hold passwords.
+    applyOverride(raw, path, o.slice(eq + 1), `--set ${o.slice(0, eq)}`, problems, sources);
   }
 
   const result = bridgeConfigSchema.safeParse(raw);
@@ -256,7 +257,8 @@ function describeIssue(issue: z.core.$ZodIssue, raw: Raw, sources: Map<string, s
     else expected = `expected valid input (${issue.message})`;
   }
   // Rule errors already quote what they found.
-  const foundPart = / found /.test(expected) ? '' : `, found ${found(valueAt(raw, path))}`;
+  const secret = path.some((seg) => typeof seg === 'string' && /password|secret|token/i.test(seg));
+  const foundPart = / found /.test(expected) ? '' : `, found ${secret ? '(hidden)' : found(valueAt(raw, path))}`;
   return [`${formatPath(path)}: ${expected}${foundPart}${from(path, sources)}`];
 }
 
@@ -279,7 +281,8 @@ function valueAt(raw: unknown, path: Path): unknown {
 
 function found(v: unknown): string {
   if (v === undefined) return 'nothing';
-  const s = JSON.stringify(v) ?? String(v);
+  // Never echo a password from a URL (amqp://user:pass@host) into a log.
+  const s = (JSON.stringify(v) ?? String(v)).replace(/\/\/([^:@/"]+):[^@/"]*@/g, '//$1:***@');
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 

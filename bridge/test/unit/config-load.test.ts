@@ -148,8 +148,8 @@ describe('errors name the path, what was expected, what was found and where from
         `mqtt.mode: expected one of 'embedded', 'external', 'off', found "bogus" (from file ${f})`,
         `http.port: expected a port number 0..65535, found 70000 (from file ${f})`,
         'store.maxBytes: expected a positive integer, found -1 (from env EDGE_BRIDGE__STORE__MAXBYTES)',
-        'production: expected true or false, found "yes" (from --set production=yes)',
-        'amqp.urls[0]: expected an amqp:// or amqps:// URL, found "http://x" (from --set amqp.urls=http://x)',
+        'production: expected true or false, found "yes" (from --set production)',
+        'amqp.urls[0]: expected an amqp:// or amqps:// URL, found "http://x" (from --set amqp.urls)',
       ]),
     );
     expect(p).toHaveLength(5);
@@ -177,6 +177,18 @@ describe('errors name the path, what was expected, what was found and where from
     expect(problems({ file: file('yaml', '- 1\n- 2\n') })[0]).toMatch(/expected a map of settings at the top level, found \[1,2\]/);
   });
 
+  it('never echoes passwords', () => {
+    const f = file('yaml', 'mqtt:\n  external:\n    password: 123456\n');
+    const p = problems({ file: f, overrides: ['amqp.urls=http://user:s3cret@host'] });
+    expect(p.join('\n')).not.toMatch(/s3cret|123456/);
+    expect(p).toEqual(
+      expect.arrayContaining([
+        'amqp.urls[0]: expected an amqp:// or amqps:// URL, found "http://user:***@host" (from --set amqp.urls)',
+        `mqtt.external.password: expected a string, found (hidden) (from file ${f})`,
+      ]),
+    );
+  });
+
   it('a flag without = is reported', () => {
     expect(problems({ overrides: ['production'] })).toEqual(['--set production: expected path=value']);
   });
@@ -184,8 +196,8 @@ describe('errors name the path, what was expected, what was found and where from
   it('cross-field: reconnect.maxMs below initialMs, duplicate queue names', () => {
     const p = problems({ overrides: ['amqp.reconnect.maxMs=100', 'amqp.topology.queues=[{"name":"q"},{"name":"q"}]'] });
     expect(p).toEqual([
-      'amqp.reconnect.maxMs: expected at least amqp.reconnect.initialMs (500), found 100 (from --set amqp.reconnect.maxMs=100)',
-      'amqp.topology.queues[1].name: expected a queue name not used before, found "q" (from --set amqp.topology.queues=[{"name":"q"},{"name":"q"}])',
+      'amqp.reconnect.maxMs: expected at least amqp.reconnect.initialMs (500), found 100 (from --set amqp.reconnect.maxMs)',
+      'amqp.topology.queues[1].name: expected a queue name not used before, found "q" (from --set amqp.topology.queues)',
     ]);
   });
 });
