@@ -5,5 +5,7 @@
 void suite_vectors(void);
 void suite_decode_vectors(void);
 void suite_codec(void);
+void suite_modules(void);
+void suite_node(void);
 
 #endif

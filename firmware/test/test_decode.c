@@ -4,6 +4,7 @@
  * using the core's hardened MessagePack reader. */
 #include <string.h>
 
+#include "decode_check.h"
 #include "edge_vectors.h"
 #include "harness.h"
 #include "suites.h"
@@ -12,16 +13,6 @@
 #include "edge_msgpack.h"
 #include "edge_proto.h"
 
-typedef struct {
-    uint64_t v, b, s, t;
-    bool u;
-    char d[EDGE_DEVICE_ID_MAX + 1];
-    char f[EDGE_FIRMWARE_MAX + 1];
-    size_t r_count;
-    char sensor[EDGE_READINGS_MAX][EDGE_SENSOR_NAME_MAX + 1];
-    uint32_t offset[EDGE_READINGS_MAX];
-    float value[EDGE_READINGS_MAX];
-} decoded_batch_t;
 
 static bool copy_str(const edge_mp_item_t *it, char *dst, size_t max)
 {
@@ -85,7 +76,7 @@ static bool read_readings(edge_mp_reader_t *r, decoded_batch_t *b)
 }
 
 /* Returns the vector error name, or "ok". */
-static const char *batch_check(const uint8_t *p, size_t len, decoded_batch_t *b)
+const char *batch_check(const uint8_t *p, size_t len, decoded_batch_t *b)
 {
     if (len > EDGE_PAYLOAD_MAX) {
         return "too_large";
@@ -180,6 +171,34 @@ static const char *status_check(const uint8_t *p, size_t len)
         return "malformed";
     }
     return v == EDGE_PROTOCOL_VERSION ? "ok" : "unsupported_version";
+}
+
+bool status_field(const uint8_t *p, size_t len, const char *key, int64_t *out)
+{
+    edge_mp_reader_t r;
+    edge_mp_item_t map;
+    edge_mp_reader_init(&r, p, len);
+    if (edge_mp_read(&r, &map) != EDGE_OK || map.kind != EDGE_MP_MAP) {
+        return false;
+    }
+    for (uint32_t i = 0; i < map.len; i++) {
+        edge_mp_item_t k, v;
+        if (edge_mp_read(&r, &k) != EDGE_OK || edge_mp_read(&r, &v) != EDGE_OK) {
+            return false;
+        }
+        if (k.kind == EDGE_MP_STR && k.len == strlen(key) && memcmp(k.data, key, k.len) == 0) {
+            if (v.kind == EDGE_MP_UINT) {
+                *out = (int64_t)v.u;
+                return true;
+            }
+            if (v.kind == EDGE_MP_NEGINT) {
+                *out = v.i;
+                return true;
+            }
+            return false;
+        }
+    }
+    return false;
 }
 
 static decoded_batch_t decoded;

@@ -6,5 +6,7 @@ int main(void)
     suite_vectors();
     suite_decode_vectors();
     suite_codec();
+    suite_modules();
+    suite_node();
     return th_summary();
 }
