@@ -1,0 +1,545 @@
+// ConfirmPool: N connections x M confirm channels, each with a window of unconfirmed
+// publishes. Callers fire publish() concurrently; each promise settles on the broker's
+// ack/nack (or on the link dying), never by awaiting confirms one at a time.
+//
+// Invariants:
+// - every publish() promise settles: confirmed / returned / nacked, or failed when its
+//   channel closes first (nothing waits on a confirm from a dead channel);
+// - a message is written to the wire at most once by the pool; retrying is the caller's call;
+// - a channel whose publish() returned false gets no more messages until 'drain' (or it closes);
+// - topology is declared on every (re)connect before any channel publishes.
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { connect, IllegalOperationError } from 'amqplib';
+import type { ChannelModel, ConfirmChannel, Message } from 'amqplib';
+import type { OutboundMessage } from '../../types.ts';
+import { declareTopology, type Topology } from './topology.ts';
+import { LinkLostError, PoolClosedError, TopologyError, UnpublishableError } from './errors.ts';
+
+export type PublishResult =
+  | { kind: 'confirmed' }
+  | { kind: 'returned'; replyCode: number; replyText: string }
+  | { kind: 'nacked' }
+  | { kind: 'failed'; error: Error };
+
+export interface ConfirmPoolOptions {
+  /** Tried in turn: every failed attempt or lost connection moves that connection to the next URL. */
+  urls: string[];
+  connections: number;
+  channelsPerConnection: number;
+  /** Unconfirmed publishes per channel. Size it as rate x confirm latency. */
+  windowPerChannel: number;
+  /** 0 disables heartbeats (amqplib >= 2). A dead link is noticed after 2-3 intervals. */
+  heartbeatSec: number;
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; passphrase?: string };
+  exchange: string;
+  topology: Topology;
+  reconnect: { initialMs: number; maxMs: number };
+  /** Socket connect + AMQP handshake must finish within this; a blackholed broker otherwise hangs the attempt. Default 10 s. */
+  connectTimeoutMs?: number;
+  logger?: Logger;
+}
+
+export type ConnectionState = 'connecting' | 'open' | 'blocked' | 'closed';
+
+export interface ConnectionInfo {
+  /** The URL in use (or next to try), password removed. */
+  url: string;
+  state: ConnectionState;
+  channels: number;
+  inFlight: number;
+}
+
+export interface PoolCounters {
+  published: number;
+  confirmed: number;
+  nacked: number;
+  returned: number;
+  failed: number;
+  /** Reconnect attempts scheduled (one per 'reconnect' event). */
+  reconnects: number;
+  /** Highest number of unconfirmed messages seen at once across the pool. */
+  maxInFlight: number;
+}
+
+export interface PoolState {
+  ready: boolean;
+  blocked: boolean;
+  /** publish() calls waiting for a window slot. */
+  queued: number;
+  connections: ConnectionInfo[];
+  counters: PoolCounters;
+}
+
+interface Job {
+  msg: OutboundMessage;
+  resolve: (r: PublishResult) => void;
+}
+
+interface Pending {
+  job: Job;
+  returned?: { replyCode: number; replyText: string };
+}
+
+interface PoolChannel {
+  ch: ConfirmChannel;
+  open: boolean;
+  /** publish() returned false: wait for 'drain' before writing again. */
+  draining: boolean;
+  /** Delivery tags are per channel, from 1, one per successful publish. */
+  nextTag: number;
+  inFlight: Map<number, Pending>;
+  /** amqplib#184: basic.return carries no delivery tag, so returns are matched by message id. */
+  byId: Map<string, Pending[]>;
+}
+
+interface Slot {
+  index: number;
+  urlIndex: number;
+  state: ConnectionState;
+  model?: ChannelModel;
+  blocked: boolean;
+  channels: PoolChannel[];
+  attempt: number;
+  wake?: () => void;
+  done?: Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** For state() and logs: never show a password on a dashboard. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '';
+    u.search = '';
+    return u.toString();
+  } catch {
+    return '<unparseable url>';
+  }
+}
+
+function withHeartbeat(url: string, sec: number): string {
+  const u = new URL(url);
+  if (!u.searchParams.has('heartbeat')) u.searchParams.set('heartbeat', String(sec));
+  return u.toString();
+}
+
+/** Frees the socket amqplib only half-closes (stream.end) after a heartbeat timeout. */
+function destroySocket(model: ChannelModel): void {
+  const conn = (model as unknown as { connection?: { stream?: { destroy?: () => void } } }).connection;
+  conn?.stream?.destroy?.();
+}
+
+export class ConfirmPool extends EventEmitter {
+  private readonly opts: ConfirmPoolOptions;
+  private readonly log: Logger | undefined;
+  private readonly slots: Slot[] = [];
+  // FIFO of publishes waiting for a slot; head index avoids O(n) shift on big bursts.
+  private queue: (Job | undefined)[] = [];
+  private head = 0;
+  private inFlightTotal = 0;
+  private closing = false;
+  private started = false;
+  private pumping = false;
+  private idleWaiters: (() => void)[] = [];
+  private readonly counters: PoolCounters = {
+    published: 0,
+    confirmed: 0,
+    nacked: 0,
+    returned: 0,
+    failed: 0,
+    reconnects: 0,
+    maxInFlight: 0,
+  };
+
+  constructor(opts: ConfirmPoolOptions) {
+    super();
+    if (opts.urls.length === 0) throw new TypeError('ConfirmPool needs at least one url');
+    if (opts.connections < 1 || opts.channelsPerConnection < 1 || opts.windowPerChannel < 1) {
+      throw new TypeError('connections, channelsPerConnection and windowPerChannel must be >= 1');
+    }
+    this.opts = opts;
+    this.log = opts.logger;
+    for (let i = 0; i < opts.connections; i++) {
+      // Spread connections over the URLs from the start; each then fails over in turn.
+      this.slots.push({ index: i, urlIndex: i % opts.urls.length, state: 'closed', blocked: false, channels: [], attempt: 0 });
+    }
+  }
+
+  /** Starts connecting. Never throws for an unreachable broker: it keeps retrying. Resolves once each connection has made its first attempt. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    const firstAttempts = this.slots.map(
+      (slot) =>
+        new Promise<void>((resolve) => {
+          slot.done = this.run(slot, resolve);
+        }),
+    );
+    await Promise.all(firstAttempts);
+  }
+
+  get ready(): boolean {
+    return this.slots.some((s) => s.state === 'open' && s.channels.some((c) => c.open));
+  }
+
+  /** True while some open connection is blocked by the broker (memory/disk alarm). */
+  get blocked(): boolean {
+    return this.slots.some((s) => s.model !== undefined && s.blocked);
+  }
+
+  state(): PoolState {
+    return {
+      ready: this.ready,
+      blocked: this.blocked,
+      queued: this.queue.length - this.head,
+      connections: this.slots.map((s) => ({
+        url: redactUrl(this.urlOf(s)),
+        state: s.state,
+        channels: s.channels.filter((c) => c.open).length,
+        inFlight: s.channels.reduce((n, c) => n + c.inFlight.size, 0),
+      })),
+      counters: { ...this.counters },
+    };
+  }
+
+  /** Waits for a window slot, publishes persistent + mandatory, resolves on the broker's answer. Never rejects. */
+  publish(msg: OutboundMessage): Promise<PublishResult> {
+    if (this.closing) return Promise.resolve(this.fail(new PoolClosedError()));
+    return new Promise<PublishResult>((resolve) => {
+      this.queue.push({ msg, resolve });
+      this.pump();
+    });
+  }
+
+  /** Stops accepting, waits up to timeoutMs for in-flight confirms, then closes everything. */
+  async close(timeoutMs = 5_000): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    // Not yet written: hand back now, the caller still has them.
+    for (let i = this.head; i < this.queue.length; i++) {
+      const job = this.queue[i];
+      if (job) job.resolve(this.fail(new PoolClosedError()));
+    }
+    this.queue = [];
+    this.head = 0;
+    if (this.inFlightTotal > 0) {
+      await Promise.race([new Promise<void>((r) => this.idleWaiters.push(r)), sleep(timeoutMs)]);
+    }
+    for (const slot of this.slots) slot.wake?.();
+    await Promise.all(this.slots.map((s) => this.closeModel(s)));
+    await Promise.all(this.slots.map((s) => s.done));
+  }
+
+  // ---- connection loop ----
+
+  private urlOf(slot: Slot): string {
+    return this.opts.urls[slot.urlIndex % this.opts.urls.length]!;
+  }
+
+  private async run(slot: Slot, firstAttemptDone: () => void): Promise<void> {
+    while (!this.closing) {
+      const url = this.urlOf(slot);
+      slot.state = 'connecting';
+      let openedAt = 0;
+      let lastError: Error | undefined;
+      try {
+        const { closed } = await this.openConnection(slot, url);
+        openedAt = Date.now();
+        slot.state = slot.blocked ? 'blocked' : 'open';
+        this.log?.info({ url: redactUrl(url), index: slot.index }, 'amqp connected');
+        this.emit('connected', { index: slot.index, url: redactUrl(url) });
+        firstAttemptDone();
+        this.pump();
+        lastError = await closed;
+        if (!this.closing) this.log?.warn({ url: redactUrl(url), index: slot.index, err: lastError }, 'amqp connection lost');
+        this.emit('disconnected', { index: slot.index, url: redactUrl(url), error: lastError });
+      } catch (err) {
+        lastError = err as Error;
+        if (err instanceof TopologyError) {
+          this.log?.error({ err, url: redactUrl(url) }, 'topology rejected by broker; will retry with backoff');
+          this.emit('topologyError', err);
+        } else {
+          this.log?.warn({ err, url: redactUrl(url), index: slot.index }, 'amqp connect failed');
+        }
+        await this.closeModel(slot);
+      }
+      slot.state = 'closed';
+      slot.blocked = false;
+      firstAttemptDone();
+      if (this.closing) break;
+      // A connection that stayed up a while starts the backoff over; a flapping one does not.
+      if (openedAt && Date.now() - openedAt >= Math.max(this.opts.reconnect.maxMs, 5_000)) slot.attempt = 0;
+      slot.attempt++;
+      slot.urlIndex++; // fail over in turn
+      const delayMs = this.backoff(slot.attempt);
+      this.counters.reconnects++;
+      this.emit('reconnect', { index: slot.index, url: redactUrl(this.urlOf(slot)), attempt: slot.attempt, delayMs, error: lastError });
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, delayMs);
+        slot.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      slot.wake = undefined;
+    }
+    slot.state = 'closed';
+  }
+
+  /** Exponential backoff with equal jitter: half fixed, half random, capped at maxMs. */
+  private backoff(attempt: number): number {
+    const { initialMs, maxMs } = this.opts.reconnect;
+    const base = Math.min(maxMs, initialMs * 2 ** Math.min(attempt - 1, 30));
+    return Math.round(base / 2 + Math.random() * (base / 2));
+  }
+
+  /** Connects, declares topology, opens the confirm channels. `closed` settles when the connection goes (boxed: an async function would adopt a bare promise). */
+  private async openConnection(slot: Slot, url: string): Promise<{ closed: Promise<Error | undefined> }> {
+    const secure = url.startsWith('amqps:');
+    const tls = this.opts.tls ?? {};
+    const model = await connect(withHeartbeat(url, this.opts.heartbeatSec), {
+      timeout: this.opts.connectTimeoutMs ?? 10_000,
+      noDelay: true,
+      clientProperties: { connection_name: `edge-bridge-egress-${slot.index}` },
+      ...(secure ? { ca: tls.ca, cert: tls.cert, key: tls.key, passphrase: tls.passphrase } : {}),
+    });
+    slot.model = model;
+    slot.blocked = false;
+    let lastError: Error | undefined;
+    const closed = new Promise<Error | undefined>((resolve) => {
+      model.on('error', (err: Error) => {
+        lastError = err;
+      });
+      model.on('close', (err?: Error) => {
+        destroySocket(model);
+        if (slot.model === model) slot.model = undefined;
+        slot.channels = [];
+        resolve(err ?? lastError);
+      });
+    });
+    model.on('blocked', (reason: string) => {
+      slot.blocked = true;
+      if (slot.state === 'open') slot.state = 'blocked';
+      this.log?.warn({ url: redactUrl(url), reason }, 'amqp connection blocked by broker');
+      this.emit('blocked', { index: slot.index, url: redactUrl(url), reason });
+    });
+    model.on('unblocked', () => {
+      slot.blocked = false;
+      if (slot.state === 'blocked') slot.state = 'open';
+      this.emit('unblocked', { index: slot.index, url: redactUrl(url) });
+      this.pump();
+    });
+    if (this.closing) throw new PoolClosedError();
+    await this.declare(model);
+    for (let i = 0; i < this.opts.channelsPerConnection; i++) await this.openChannel(slot, model);
+    return { closed };
+  }
+
+  private async declare(model: ChannelModel): Promise<void> {
+    const ch = await model.createChannel();
+    ch.on('error', () => {}); // a failed declare closes the channel; the rejection carries the error
+    await declareTopology(ch, this.opts.topology);
+    await ch.close().catch(() => {});
+  }
+
+  private async openChannel(slot: Slot, model: ChannelModel): Promise<void> {
+    const ch = await model.createConfirmChannel();
+    const pc: PoolChannel = { ch, open: true, draining: false, nextTag: 1, inFlight: new Map(), byId: new Map() };
+    let channelError: (Error & { code?: number }) | undefined;
+    ch.on('error', (err: Error) => {
+      channelError = err;
+      this.log?.warn({ err, index: slot.index }, 'amqp channel error');
+    });
+    ch.on('ack', (f: { deliveryTag: number; multiple: boolean }) => this.onConfirm(pc, f.deliveryTag, f.multiple, true));
+    ch.on('nack', (f: { deliveryTag: number; multiple: boolean }) => this.onConfirm(pc, f.deliveryTag, f.multiple, false));
+    ch.on('return', (m: Message) => this.onReturn(pc, m));
+    ch.on('drain', () => {
+      pc.draining = false;
+      this.pump();
+    });
+    ch.on('close', () => {
+      pc.open = false;
+      pc.draining = false;
+      this.failChannel(pc, channelError);
+      slot.channels = slot.channels.filter((c) => c !== pc);
+      // A channel the broker closed (e.g. 404: exchange deleted under us) on a live connection:
+      // re-declare and reopen. When the whole connection went, run() reconnects instead.
+      if (!this.closing && channelError) {
+        setTimeout(() => void this.reopenChannel(slot, model), Math.min(this.opts.reconnect.initialMs, 1_000));
+      }
+      this.pump();
+    });
+    slot.channels.push(pc);
+  }
+
+  private async reopenChannel(slot: Slot, model: ChannelModel): Promise<void> {
+    if (this.closing || slot.model !== model) return;
+    try {
+      await this.declare(model);
+      await this.openChannel(slot, model);
+      this.pump();
+    } catch (err) {
+      this.log?.warn({ err }, 'reopening channel failed; closing connection to start over');
+      await this.closeModel(slot);
+    }
+  }
+
+  private async closeModel(slot: Slot): Promise<void> {
+    const model = slot.model;
+    if (!model) return;
+    slot.model = undefined;
+    // close() waits for CloseOk, which a blackholed link never sends.
+    await Promise.race([model.close().catch(() => {}), sleep(2_000)]);
+    destroySocket(model);
+  }
+
+  // ---- publishing ----
+
+  private pickChannel(): PoolChannel | undefined {
+    let best: PoolChannel | undefined;
+    for (const slot of this.slots) {
+      if (slot.state !== 'open' || slot.blocked) continue;
+      for (const c of slot.channels) {
+        if (!c.open || c.draining || c.inFlight.size >= this.opts.windowPerChannel) continue;
+        if (!best || c.inFlight.size < best.inFlight.size) best = c;
+      }
+    }
+    return best;
+  }
+
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.head < this.queue.length) {
+        const pc = this.pickChannel();
+        if (!pc) break;
+        const job = this.queue[this.head]!;
+        this.queue[this.head++] = undefined;
+        this.send(pc, job);
+      }
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.head);
+        this.head = 0;
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private send(pc: PoolChannel, job: Job): void {
+    const { msg } = job;
+    let ok: boolean;
+    try {
+      ok = pc.ch.publish(this.opts.exchange, msg.routingKey, msg.body, {
+        persistent: true,
+        mandatory: true,
+        messageId: msg.messageId,
+        timestamp: Math.floor(msg.acceptedAt / 1000),
+        contentType: msg.contentType,
+        headers: msg.headers,
+      });
+    } catch (err) {
+      if (err instanceof IllegalOperationError) {
+        // The channel is closing and nothing was written: give the job to another channel.
+        pc.open = false;
+        this.queue[--this.head] = job;
+        return;
+      }
+      job.resolve(this.fail(new UnpublishableError(`amqplib refused the message: ${(err as Error).message}`, { cause: err })));
+      return;
+    }
+    const pending: Pending = { job };
+    pc.inFlight.set(pc.nextTag++, pending);
+    const same = pc.byId.get(msg.messageId);
+    if (same) same.push(pending);
+    else pc.byId.set(msg.messageId, [pending]);
+    this.counters.published++;
+    this.inFlightTotal++;
+    if (this.inFlightTotal > this.counters.maxInFlight) this.counters.maxInFlight = this.inFlightTotal;
+    if (!ok) pc.draining = true;
+  }
+
+  private onConfirm(pc: PoolChannel, tag: number, multiple: boolean, ack: boolean): void {
+    if (multiple) {
+      // Map iteration follows insertion order, i.e. ascending delivery tags.
+      for (const [t, p] of pc.inFlight) {
+        if (t > tag) break;
+        pc.inFlight.delete(t);
+        this.settle(pc, p, ack);
+      }
+    } else {
+      const p = pc.inFlight.get(tag);
+      if (p) {
+        pc.inFlight.delete(tag);
+        this.settle(pc, p, ack);
+      }
+    }
+    this.pump();
+  }
+
+  private onReturn(pc: PoolChannel, m: Message): void {
+    // The broker sends basic.return before the basic.ack of the same message, so it is still in flight.
+    const id = m.properties.messageId as string | undefined;
+    const p = id === undefined ? undefined : pc.byId.get(id)?.find((x) => !x.returned);
+    if (!p) {
+      this.log?.warn({ messageId: id }, 'basic.return for no in-flight message');
+      return;
+    }
+    const f = m.fields as unknown as { replyCode: number; replyText: string };
+    p.returned = { replyCode: f.replyCode, replyText: f.replyText };
+  }
+
+  private settle(pc: PoolChannel, p: Pending, ack: boolean): void {
+    this.forget(pc, p);
+    if (p.returned) {
+      this.counters.returned++;
+      p.job.resolve({ kind: 'returned', ...p.returned });
+    } else if (ack) {
+      this.counters.confirmed++;
+      p.job.resolve({ kind: 'confirmed' });
+    } else {
+      this.counters.nacked++;
+      p.job.resolve({ kind: 'nacked' });
+    }
+  }
+
+  private forget(pc: PoolChannel, p: Pending): void {
+    const id = p.job.msg.messageId;
+    const same = pc.byId.get(id);
+    if (same) {
+      const rest = same.filter((x) => x !== p);
+      if (rest.length) pc.byId.set(id, rest);
+      else pc.byId.delete(id);
+    }
+    this.inFlightTotal--;
+    if (this.inFlightTotal === 0 && this.idleWaiters.length) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  /** The channel closed with confirms outstanding: their fate is unknown, so the caller retries. */
+  private failChannel(pc: PoolChannel, cause: Error | undefined): void {
+    for (const p of pc.inFlight.values()) {
+      this.forget(pc, p);
+      if (p.returned) {
+        // The broker already said it cannot route this: that answer stands without the ack.
+        this.counters.returned++;
+        p.job.resolve({ kind: 'returned', ...p.returned });
+      } else {
+        p.job.resolve(this.fail(new LinkLostError(undefined, { cause })));
+      }
+    }
+    pc.inFlight.clear();
+    pc.byId.clear();
+  }
+
+  private fail(error: Error): PublishResult {
+    this.counters.failed++;
+    return { kind: 'failed', error };
+  }
+}

@@ -1,0 +1,6 @@
+export { ConfirmPool, redactUrl } from './confirm-pool.ts';
+export type { ConfirmPoolOptions, ConnectionInfo, ConnectionState, PoolCounters, PoolState, PublishResult } from './confirm-pool.ts';
+export { declareTopology, deleteTopology } from './topology.ts';
+export type { QueueSpec, Topology } from './topology.ts';
+export { actionFor, EgressError, LinkLostError, PoolClosedError, TopologyError, UnpublishableError } from './errors.ts';
+export type { ErrorAction } from './errors.ts';
