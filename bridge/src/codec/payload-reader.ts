@@ -19,7 +19,10 @@ export function unpackMsgpack(payload: Uint8Array): RawResult {
   try {
     // msgpackr throws "Data read, but end of buffer not reached" on trailing bytes,
     // and "Unexpected end of MessagePack data" on truncation.
-    return { ok: true, value: unpackr.unpack(payload) };
+    // msgpackr caches a DataView as a property on the buffer it reads; hand it a
+    // throwaway view (no copy) so the caller's buffer is never modified.
+    const view = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+    return { ok: true, value: unpackr.unpack(view) };
   } catch (err) {
     // msgpackr marks errors that more bytes could have fixed.
     const truncated = typeof err === 'object' && err !== null && (err as { incomplete?: boolean }).incomplete === true;

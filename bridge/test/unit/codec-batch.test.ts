@@ -138,6 +138,12 @@ describe('decodeBatch: lenient reader', () => {
     expect(decodeBatch(Buffer.from('[1,2]'))).toMatchObject({ ok: false, error: 'malformed' });
   });
 
+  it('leaves the caller\'s buffer untouched (msgpackr would cache a DataView on it)', () => {
+    const payload = Buffer.from(vectors.valid[0]!.hex, 'hex');
+    decodeOk(payload);
+    expect(Object.keys(payload).filter((k) => !/^\d+$/.test(k))).toEqual([]);
+  });
+
   it('does not let a __proto__ key stand in for fields', () => {
     const payload = Buffer.from(`{"__proto__":{"v":1},"d":"n","b":1,"s":0,"f":"1","t":1,"u":false,"r":[["a",0,1]]}`);
     expect(decodeBatch(payload)).toMatchObject({ ok: false, error: 'missing_field' });
