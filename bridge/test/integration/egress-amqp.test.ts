@@ -1,6 +1,6 @@
 // ConfirmPool against the shared RabbitMQ. Every name is run-unique and deleted afterwards.
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
+import { connect, type Channel, type ChannelModel, type ConsumeMessage, type GetMessage } from 'amqplib';
 import { ConfirmPool, deleteTopology, LinkLostError, type ConfirmPoolOptions, type PublishResult, type Topology } from '../../src/egress/amqp/index.ts';
 import type { OutboundMessage } from '../../src/types.ts';
 import { uniquePrefix, waitFor } from '../helpers/unique.ts';
@@ -28,6 +28,24 @@ function message(p: string, i: number, routingKey = `tele.dev${i % 5}.temp`): Ou
     body: Buffer.from(`body-${i}`),
     acceptedAt: 1_700_000_000_123 + i,
   };
+}
+
+function shortstr(s: string): Buffer {
+  const b = Buffer.from(s, 'utf8');
+  return Buffer.concat([Buffer.from([b.length]), b]);
+}
+
+/** One AMQP 0-9-1 method frame on channel 0 (e.g. connection.blocked = class 10, method 60). */
+function amqpMethodFrame(classId: number, methodId: number, args: Buffer): Buffer {
+  const payload = Buffer.alloc(4 + args.length);
+  payload.writeUInt16BE(classId, 0);
+  payload.writeUInt16BE(methodId, 2);
+  args.copy(payload, 4);
+  const header = Buffer.alloc(7);
+  header.writeUInt8(1, 0); // method frame
+  header.writeUInt16BE(0, 1);
+  header.writeUInt32BE(payload.length, 3);
+  return Buffer.concat([header, payload, Buffer.from([0xce])]);
 }
 
 /** Settles with 'timeout' if the promise is still pending at the deadline: a hang is a test failure, not a stuck run. */
@@ -145,7 +163,7 @@ describe('ConfirmPool', () => {
     const r = await pool.publish(message(p, 1, 'nobody.listens.here'));
     expect(r).toEqual({ kind: 'confirmed' });
     const { ch } = await admin();
-    const m = await waitFor(() => ch.get(`${p}.unrouted`, { noAck: true }), { what: 'message in AE queue' });
+    const m = (await waitFor(() => ch.get(`${p}.unrouted`, { noAck: true }), { what: 'message in AE queue' })) as GetMessage;
     expect(m.properties.messageId).toBe(`${p}-1`);
     expect(m.fields.routingKey).toBe('nobody.listens.here');
     expect((await ch.checkQueue(`${p}.q`)).messageCount).toBe(0);
@@ -225,6 +243,32 @@ describe('ConfirmPool', () => {
     await waitFor(async () => (await ch.checkQueue(`${p}.q`)).messageCount >= 10, { what: 'queue refilled' });
   });
 
+  it('re-declares and reopens a channel the broker closed (exchange deleted under a live connection)', async () => {
+    const p = uniquePrefix('egress-404');
+    const topology = topologyFor(p);
+    await withTopology(topology);
+    const pool = newPool({ urls: [BROKER], topology, reconnect: { initialMs: 100, maxMs: 1_000 } });
+    let connects = 0;
+    pool.on('connected', () => connects++);
+    await pool.start();
+    await waitFor(() => pool.ready, { what: 'pool ready' });
+    expect(await pool.publish(message(p, 0))).toEqual({ kind: 'confirmed' });
+
+    const { ch, fresh } = await admin();
+    await ch.deleteExchange(topology.exchange.name);
+    // Publishing to the missing exchange makes the broker close the channel (404): that one fails.
+    const r = await within(pool.publish(message(p, 1)), 5_000);
+    expect(r).toMatchObject({ kind: 'failed' });
+    expect((r as { error: Error }).error).toBeInstanceOf(LinkLostError);
+
+    // Same connection, a fresh channel, topology declared again.
+    await waitFor(() => pool.ready, { what: 'channel reopened' });
+    expect(await pool.publish(message(p, 2))).toEqual({ kind: 'confirmed' });
+    await (await fresh()).checkExchange(topology.exchange.name);
+    expect(connects).toBe(1);
+    await waitFor(async () => (await ch.checkQueue(`${p}.q`)).messageCount === 2, { what: 'two messages queued' });
+  });
+
   it('notices a blackholed link within ~3 heartbeats and fails over to the second url', async () => {
     const p = uniquePrefix('egress-hb');
     const topology = topologyFor(p);
@@ -282,6 +326,40 @@ describe('ConfirmPool', () => {
     expect((results as PublishResult[]).every((r) => r.kind === 'confirmed')).toBe(true);
     const { ch } = await admin();
     expect((await ch.checkQueue(`${p}.q`)).messageCount).toBe(20);
+  });
+
+  it('pauses publishing while the broker says connection.blocked, resumes on unblocked', async () => {
+    const p = uniquePrefix('egress-blk');
+    const topology = topologyFor(p);
+    await withTopology(topology);
+    const proxy = await startTcpProxy({ targetPort: 5672 });
+    cleanups.push(() => proxy.close());
+    const pool = newPool({ urls: [`amqp://guest:guest@127.0.0.1:${proxy.port}`], topology });
+    const events: string[] = [];
+    pool.on('blocked', (e: { reason: string }) => events.push(`blocked:${e.reason}`));
+    pool.on('unblocked', () => events.push('unblocked'));
+    await pool.start();
+    await waitFor(() => pool.ready, { what: 'pool ready' });
+
+    // The shared broker must not be pushed into an alarm, so the proxy forges the frames it would send.
+    proxy.injectToClient(amqpMethodFrame(10, 60, shortstr('low on memory (test)')));
+    await waitFor(() => pool.blocked, { what: 'pool blocked' });
+    expect(pool.state().connections[0]!.state).toBe('blocked');
+    expect(events).toEqual(['blocked:low on memory (test)']);
+
+    const before = pool.state().counters.published;
+    const all = Array.from({ length: 5 }, (_, i) => pool.publish(message(p, i)));
+    // Dispatch is synchronous inside publish(): had the pool written them, the counter would show it now.
+    expect(pool.state()).toMatchObject({ queued: 5, blocked: true });
+    expect(pool.state().counters.published).toBe(before);
+
+    proxy.injectToClient(amqpMethodFrame(10, 61, Buffer.alloc(0)));
+    const results = await within(Promise.all(all), 10_000);
+    expect(results).not.toBe('timeout');
+    expect((results as PublishResult[]).every((r) => r.kind === 'confirmed')).toBe(true);
+    expect(pool.blocked).toBe(false);
+    expect(pool.state().connections[0]!.state).toBe('open');
+    expect(events).toEqual(['blocked:low on memory (test)', 'unblocked']);
   });
 
   it('refuses publishes after close() and waits for in-flight confirms first', async () => {

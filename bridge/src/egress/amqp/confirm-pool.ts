@@ -246,6 +246,11 @@ export class ConfirmPool extends EventEmitter {
       let lastError: Error | undefined;
       try {
         const { closed } = await this.openConnection(slot, url);
+        // close() may have run while we were declaring: it found no model to close then.
+        if (this.closing) {
+          await this.closeModel(slot);
+          break;
+        }
         openedAt = Date.now();
         slot.state = slot.blocked ? 'blocked' : 'open';
         this.log?.info({ url: redactUrl(url), index: slot.index }, 'amqp connected');
@@ -510,9 +515,8 @@ export class ConfirmPool extends EventEmitter {
     const id = p.job.msg.messageId;
     const same = pc.byId.get(id);
     if (same) {
-      const rest = same.filter((x) => x !== p);
-      if (rest.length) pc.byId.set(id, rest);
-      else pc.byId.delete(id);
+      if (same.length === 1) pc.byId.delete(id);
+      else same.splice(same.indexOf(p), 1);
     }
     this.inFlightTotal--;
     if (this.inFlightTotal === 0 && this.idleWaiters.length) {
