@@ -402,16 +402,19 @@ export class ConfirmPool extends EventEmitter {
 
   // ---- publishing ----
 
-  private pickChannel(): PoolChannel | undefined {
-    let best: PoolChannel | undefined;
+  // One device always goes out on the same channel while the pool is stable:
+  // RabbitMQ keeps publish order per channel, so per-device order holds.
+  // A full pinned channel stalls the queue (head of line) rather than reorder.
+  private pickChannel(device: string): PoolChannel | undefined {
+    const usable: PoolChannel[] = [];
     for (const slot of this.slots) {
       if (slot.state !== 'open' || slot.blocked) continue;
-      for (const c of slot.channels) {
-        if (!c.open || c.draining || c.inFlight.size >= this.opts.windowPerChannel) continue;
-        if (!best || c.inFlight.size < best.inFlight.size) best = c;
-      }
+      for (const c of slot.channels) if (c.open) usable.push(c);
     }
-    return best;
+    if (usable.length === 0) return undefined;
+    const c = usable[hashDevice(device) % usable.length]!;
+    if (c.draining || c.inFlight.size >= this.opts.windowPerChannel) return undefined;
+    return c;
   }
 
   private pump(): void {
@@ -419,9 +422,9 @@ export class ConfirmPool extends EventEmitter {
     this.pumping = true;
     try {
       while (this.head < this.queue.length) {
-        const pc = this.pickChannel();
-        if (!pc) break;
         const job = this.queue[this.head]!;
+        const pc = this.pickChannel(job.msg.device);
+        if (!pc) break;
         this.queue[this.head++] = undefined;
         this.send(pc, job);
       }
@@ -546,4 +549,14 @@ export class ConfirmPool extends EventEmitter {
     this.counters.failed++;
     return { kind: 'failed', error };
   }
+}
+
+/** FNV-1a: cheap, stable, spreads device ids evenly over channels. */
+function hashDevice(device: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < device.length; i++) {
+    h ^= device.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
 }

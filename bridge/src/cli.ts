@@ -1,0 +1,131 @@
+// edge-bridge: start | check-config | routes check | store verify | store inspect
+import { Command } from 'commander';
+import { pino } from 'pino';
+import { loadConfig, ConfigError, type BridgeConfig } from './config/index.ts';
+import { checkRoutes } from './routing/index.ts';
+import { verifyStore, inspectStore } from './store/index.ts';
+import { createPipeline, bindingsOf } from './pipeline.ts';
+import { ConsoleStatus } from './observe/console-status.ts';
+import { startHttp } from './observe/http.ts';
+
+const program = new Command()
+  .name('edge-bridge')
+  .description('Edge bridge: MQTT/serial sensor batches -> durable store-and-forward -> RabbitMQ');
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+const configOptions = (cmd: Command) =>
+  cmd
+    .option('-c, --config <file>', 'config file (YAML or JSON)')
+    .option('--set <path=value>', 'override one setting, e.g. --set mqtt.embedded.port=1884 (repeatable)', collect, []);
+
+function load(opts: { config?: string; set: string[] }, extra: string[] = []): BridgeConfig {
+  try {
+    return loadConfig({ file: opts.config, env: process.env, overrides: [...extra, ...opts.set] });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+/** `npm start`: embedded defaults on 1884 (Mosquitto may hold 1883), data under ./data. */
+const DEMO_DEFAULTS = ['mqtt.embedded.port=1884', 'mqtt.embedded.host=127.0.0.1', 'store.dir=./data/store', 'quarantine.dir=./data/quarantine'];
+
+configOptions(program.command('start'))
+  .description('run the bridge')
+  .option('--demo', 'embedded defaults on port 1884 plus built-in virtual nodes, human-readable status')
+  .option('--nodes <n>', 'virtual nodes to run with --demo', '3')
+  .action(async (opts: { config?: string; set: string[]; demo?: boolean; nodes: string }) => {
+    const config = load(opts, opts.demo ? DEMO_DEFAULTS : []);
+    const log = pino({ level: opts.demo ? 'warn' : config.log.level });
+    const pipeline = createPipeline(config, log);
+    try {
+      await pipeline.start();
+    } catch (err) {
+      process.stderr.write(`edge-bridge: cannot start: ${(err as Error).message}\n`);
+      await pipeline.stop().catch(() => {});
+      process.exit(1);
+    }
+    const http = await startHttp(config.http, pipeline, log).catch((err: Error) => {
+      log.error({ err }, 'http server failed to start; continuing without it');
+      return undefined;
+    });
+    const nodes: Array<{ stop(): Promise<void> }> = [];
+    let statusTimer: NodeJS.Timeout | undefined;
+    if (opts.demo) {
+      const { VirtualNode } = await import('../../simulator/nodes/virtual-node.ts');
+      const port = pipeline.mqttPort();
+      for (let i = 1; i <= Number(opts.nodes); i++) {
+        const node = new VirtualNode({ url: `mqtt://127.0.0.1:${port}`, device: `sim-node-${i}`, stateDir: `./data/nodes/sim-node-${i}`, seed: i, intervalMs: 500, batchSize: 4 });
+        node.start();
+        nodes.push(node);
+      }
+      const status = new ConsoleStatus();
+      const where = http ? ` metrics http://${config.http.host}:${http.port}/metrics` : '';
+      process.stdout.write(`[edge-bridge] MQTT on 127.0.0.1:${port}, RabbitMQ ${config.amqp.urls.map(redact).join(', ')}, exchange '${config.amqp.topology.exchange}';${where}\n`);
+      statusTimer = setInterval(() => process.stdout.write(status.line(pipeline.snapshot()) + '\n'), 2000);
+    }
+    let stopping = false;
+    const shutdown = async (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      if (statusTimer) clearInterval(statusTimer);
+      process.stdout.write(`[edge-bridge] ${sig}: stopping ingress, finishing in-flight work, closing the store\n`);
+      await Promise.all(nodes.map((n) => n.stop().catch(() => {})));
+      await pipeline.stop();
+      await http?.close();
+      process.exit(0);
+    };
+    process.on('SIGTERM', () => void shutdown('SIGTERM'));
+    process.on('SIGINT', () => void shutdown('SIGINT'));
+  });
+
+configOptions(program.command('check-config'))
+  .description('validate a config without running')
+  .action((opts: { config?: string; set: string[] }) => {
+    const config = load(opts);
+    process.stdout.write(`config OK: mqtt ${config.mqtt.mode}, ${config.routing.rules.length} routing rules, ${config.amqp.topology.queues.length} queues, store ${config.store.dir}\n`);
+  });
+
+const routes = program.command('routes').description('routing rules');
+configOptions(routes.command('check'))
+  .description('check that every routing rule reaches at least one declared queue')
+  .action((opts: { config?: string; set: string[] }) => {
+    const config = load(opts);
+    const results = checkRoutes(config.routing.rules, bindingsOf(config));
+    let bad = 0;
+    for (const r of results) {
+      if (r.reachable) process.stdout.write(`ok       ${r.rule.filter} -> ${r.rule.key}: ${r.queues.join(', ')}\n`);
+      else {
+        bad++;
+        process.stdout.write(`NOWHERE  ${r.rule.filter} -> ${r.rule.key}: reaches no queue (messages will be parked)\n`);
+      }
+    }
+    process.exitCode = bad > 0 ? 1 : 0;
+  });
+
+const store = program.command('store').description('inspect the store-and-forward directory');
+configOptions(store.command('verify'))
+  .description('check every record checksum; report corrupt regions')
+  .option('--dir <dir>', 'store directory (default: store.dir from config)')
+  .action(async (opts: { config?: string; set: string[]; dir?: string }) => {
+    const dir = opts.dir ?? load(opts).store.dir;
+    const report = await verifyStore(dir);
+    process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+    process.exitCode = report.ok ? 0 : 1;
+  });
+configOptions(store.command('inspect'))
+  .description('summarise what the store holds')
+  .option('--dir <dir>', 'store directory (default: store.dir from config)')
+  .action(async (opts: { config?: string; set: string[]; dir?: string }) => {
+    const dir = opts.dir ?? load(opts).store.dir;
+    process.stdout.write(JSON.stringify(await inspectStore(dir), null, 2) + '\n');
+  });
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+}
+
+await program.parseAsync(process.argv);

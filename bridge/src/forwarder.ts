@@ -1,0 +1,162 @@
+// Forwarder: drains the store into the AMQP confirm pool.
+//
+// Invariants:
+// - A record leaves the store only through confirm(): after the broker's ack, or
+//   after it was parked locally (returned as unroutable).
+// - Anything else (nack, channel died, broker down) releases it back to the
+//   store, which hands it out again before newer records.
+// - At most `maxInFlight` records are out of the store at once, so a broker
+//   outage holds a bounded window in memory and the rest waits on disk.
+import type { OutboundMessage, StoredRecord } from './types.ts';
+
+export type PublishResult =
+  | { kind: 'confirmed' }
+  | { kind: 'returned'; replyCode: number; replyText: string }
+  | { kind: 'nacked' }
+  | { kind: 'failed'; error: Error };
+
+export interface Publisher {
+  publish(msg: OutboundMessage): Promise<PublishResult>;
+}
+
+export interface DrainableStore {
+  take(max: number): StoredRecord[] | Promise<StoredRecord[]>;
+  confirm(ids: number[]): void;
+  release(ids: number[]): void;
+  waitForPending(signal?: AbortSignal): Promise<void>;
+}
+
+export interface ForwarderHooks {
+  /** A message the broker returned (no route, no alternate exchange): park it before it is dropped from the store. */
+  onParked?(rec: StoredRecord, why: string): void;
+  onConfirmed?(rec: StoredRecord, publishMs: number): void;
+  onRetry?(rec: StoredRecord, why: string): void;
+}
+
+export interface ForwarderOptions {
+  maxInFlight: number;
+  retry: { initialMs: number; maxMs: number };
+}
+
+export class Forwarder {
+  private inFlight = 0;
+  private stopped = true;
+  private readonly abort = new AbortController();
+  private slotFree: (() => void) | undefined;
+  private idle: (() => void) | undefined;
+  private pauseUntil = 0;
+  private consecutiveFailures = 0;
+  private pendingConfirms: number[] = [];
+  private loopDone: Promise<void> = Promise.resolve();
+  readonly counts = { confirmed: 0, parked: 0, retried: 0 };
+
+  constructor(
+    private readonly store: DrainableStore,
+    private readonly publisher: Publisher,
+    private readonly opts: ForwarderOptions,
+    private readonly hooks: ForwarderHooks = {},
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.loopDone = this.loop();
+  }
+
+  get inFlightCount(): number {
+    return this.inFlight;
+  }
+
+  /** Stops taking records and waits (bounded) for those in flight to settle. */
+  async stop(timeoutMs = 10_000): Promise<void> {
+    this.stopped = true;
+    this.abort.abort();
+    this.slotFree?.();
+    await this.loopDone;
+    if (this.inFlight > 0) {
+      await Promise.race([
+        new Promise<void>((r) => (this.idle = r)),
+        new Promise((r) => setTimeout(r, timeoutMs).unref()),
+      ]);
+    }
+    this.flushConfirms();
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      const wait = this.pauseUntil - Date.now();
+      if (wait > 0) {
+        await new Promise((r) => setTimeout(r, wait));
+        continue;
+      }
+      if (this.inFlight >= this.opts.maxInFlight) {
+        await new Promise<void>((r) => (this.slotFree = r));
+        continue;
+      }
+      const recs = await this.store.take(this.opts.maxInFlight - this.inFlight);
+      if (recs.length === 0) {
+        try {
+          await this.store.waitForPending(this.abort.signal);
+        } catch {
+          // aborted by stop()
+        }
+        continue;
+      }
+      for (const rec of recs) this.send(rec);
+    }
+  }
+
+  private send(rec: StoredRecord): void {
+    this.inFlight++;
+    const started = performance.now();
+    this.publisher.publish(rec).then(
+      (res) => this.settle(rec, res, performance.now() - started),
+      (err: unknown) => this.settle(rec, { kind: 'failed', error: err as Error }, 0),
+    );
+  }
+
+  private settle(rec: StoredRecord, res: PublishResult, publishMs: number): void {
+    switch (res.kind) {
+      case 'confirmed':
+        this.consecutiveFailures = 0;
+        this.counts.confirmed++;
+        this.hooks.onConfirmed?.(rec, publishMs);
+        this.queueConfirm(rec.id);
+        break;
+      case 'returned':
+        this.counts.parked++;
+        this.hooks.onParked?.(rec, `returned ${res.replyCode} ${res.replyText}`);
+        this.queueConfirm(rec.id);
+        break;
+      case 'nacked':
+      case 'failed': {
+        this.counts.retried++;
+        this.hooks.onRetry?.(rec, res.kind === 'nacked' ? 'nacked by broker' : res.error.message);
+        this.store.release([rec.id]);
+        this.consecutiveFailures++;
+        const backoff = Math.min(
+          this.opts.retry.maxMs,
+          this.opts.retry.initialMs * 2 ** Math.min(this.consecutiveFailures - 1, 16),
+        );
+        this.pauseUntil = Date.now() + backoff * (0.5 + Math.random() / 2);
+        break;
+      }
+    }
+    this.inFlight--;
+    const free = this.slotFree;
+    this.slotFree = undefined;
+    free?.();
+    if (this.inFlight === 0) this.idle?.();
+  }
+
+  // Confirms arrive one by one; the store takes them in batches.
+  private queueConfirm(id: number): void {
+    if (this.pendingConfirms.push(id) === 1) queueMicrotask(() => this.flushConfirms());
+  }
+
+  private flushConfirms(): void {
+    if (this.pendingConfirms.length === 0) return;
+    const ids = this.pendingConfirms;
+    this.pendingConfirms = [];
+    this.store.confirm(ids);
+  }
+}

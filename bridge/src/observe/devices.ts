@@ -1,0 +1,98 @@
+// What the bridge knows about each device, from its batches and status
+// messages: online state, last seen, seq gaps (lost or skipped batches) and the
+// drops the node itself reports. Capped so 10k devices cannot grow it without bound.
+export interface DeviceView {
+  device: string;
+  online: boolean;
+  lastSeen: number;
+  boot: number;
+  lastSeq: number;
+  batches: number;
+  readings: number;
+  gaps: number;
+  duplicates: number;
+  drops: number;
+  intervalMs?: number;
+  batchSize?: number;
+  lastCmd?: number;
+}
+
+export class DeviceRegistry {
+  private readonly devices = new Map<string, DeviceView>();
+  gapsTotal = 0;
+  duplicatesTotal = 0;
+
+  constructor(private readonly maxDevices = 100_000) {}
+
+  onBatch(device: string, boot: number, seq: number, readings: number, now = Date.now()): void {
+    const d = this.get(device, now);
+    if (!d) return;
+    if (d.batches > 0 && boot === d.boot) {
+      if (seq > d.lastSeq + 1) {
+        d.gaps += seq - d.lastSeq - 1;
+        this.gapsTotal += seq - d.lastSeq - 1;
+      } else if (seq <= d.lastSeq) {
+        d.duplicates++;
+        this.duplicatesTotal++;
+      }
+    }
+    if (boot !== d.boot || seq > d.lastSeq || d.batches === 0) {
+      d.boot = boot;
+      d.lastSeq = seq;
+    }
+    d.batches++;
+    d.readings += readings;
+    d.lastSeen = now;
+    d.online = true;
+  }
+
+  onStatus(
+    device: string,
+    s: { online: boolean; boot?: number; drop?: number; iv?: number; bs?: number; cmd?: number },
+    now = Date.now(),
+  ): void {
+    const d = this.get(device, now);
+    if (!d) return;
+    d.online = s.online;
+    d.lastSeen = now;
+    if (s.drop !== undefined) d.drops = s.drop;
+    if (s.iv !== undefined) d.intervalMs = s.iv;
+    if (s.bs !== undefined) d.batchSize = s.bs;
+    if (s.cmd !== undefined) d.lastCmd = s.cmd;
+  }
+
+  setOffline(device: string): void {
+    const d = this.devices.get(device);
+    if (d) d.online = false;
+  }
+
+  onlineCount(): number {
+    let n = 0;
+    for (const d of this.devices.values()) if (d.online) n++;
+    return n;
+  }
+
+  dropsTotal(): number {
+    let n = 0;
+    for (const d of this.devices.values()) n += d.drops;
+    return n;
+  }
+
+  list(limit = 200): DeviceView[] {
+    return [...this.devices.values()].sort((a, b) => b.lastSeen - a.lastSeen).slice(0, limit);
+  }
+
+  view(device: string): DeviceView | undefined {
+    return this.devices.get(device);
+  }
+
+  private get(device: string, now: number): DeviceView | undefined {
+    let d = this.devices.get(device);
+    if (!d) {
+      if (this.devices.size >= this.maxDevices) return undefined;
+      d = { device, online: true, lastSeen: now, boot: 0, lastSeq: -1, batches: 0, readings: 0, gaps: 0, duplicates: 0, drops: 0 };
+      this.devices.set(device, d);
+    }
+    return d;
+  }
+}

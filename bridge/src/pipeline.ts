@@ -1,0 +1,298 @@
+// The only file that knows every stage. It wires
+//   ingress -> codec -> routing -> store -> forwarder -> AMQP egress
+// and decides what each sender is told (IngestOutcome).
+//
+// The promise: `stored` (PUBACK / ack frame) is returned only after
+// store.append() resolved, and append resolves only after fsync.
+import type { Logger } from 'pino';
+import type { BridgeConfig } from './config/index.ts';
+import type { Ingress, IngestOutcome, RawMessage, StoredRecord } from './types.ts';
+import { decodeBatch, decodeStatus } from './codec/index.ts';
+import { readFileSync } from 'node:fs';
+import { Router, checkRoutes } from './routing/index.ts';
+import { openStore, StoreFullError, type StoreAndForward } from './store/index.ts';
+import { ConfirmPool, type Topology } from './egress/amqp/index.ts';
+import { EmbeddedMqttIngress } from './ingress/mqtt-broker.ts';
+import { ExternalMqttIngress } from './ingress/mqtt-client.ts';
+import type { StatusSnapshot } from './observe/console-status.ts';
+import type { HealthSource } from './observe/http.ts';
+import { Forwarder } from './forwarder.ts';
+import { Quarantine } from './quarantine/quarantine.ts';
+import { DeviceRegistry } from './observe/devices.ts';
+import { BridgeMetrics } from './observe/metrics.ts';
+
+export interface BridgeParts {
+  store: StoreAndForward;
+  pool: ConfirmPool;
+  forwarder: Forwarder;
+  router: Router;
+  quarantine: Quarantine;
+  devices: DeviceRegistry;
+  metrics: BridgeMetrics;
+  ingresses: Ingress[];
+}
+
+/** Builds the AMQP topology (as data) that the config declares. */
+export function topologyFromConfig(config: BridgeConfig): Topology {
+  const t = config.amqp.topology;
+  return {
+    exchange: { name: t.exchange, type: 'topic', durable: true },
+    alternate: { exchange: t.alternateExchange, queue: t.unroutableQueue },
+    deadLetter: { exchange: t.deadLetterExchange, queue: t.deadLetterQueue },
+    queues: t.queues.map((q) => ({
+      name: q.name,
+      bindings: q.bindings,
+      type: q.type,
+      messageTtlMs: q.messageTtlMs,
+      maxLength: q.maxLength,
+      deadLetter: true,
+    })),
+  };
+}
+
+export class Pipeline implements HealthSource {
+  private stopping = false;
+  private storeWritable = true;
+
+  constructor(
+    readonly config: BridgeConfig,
+    readonly parts: BridgeParts,
+    private readonly log: Logger,
+  ) {}
+
+  /** The handler every ingress calls. Never throws: every failure becomes an outcome. */
+  readonly handle = async (msg: RawMessage): Promise<IngestOutcome> => {
+    const { metrics, quarantine, devices, router, store } = this.parts;
+    metrics.ingressMessages.inc({ transport: msg.transport });
+    metrics.ingressBytes.inc({ transport: msg.transport }, msg.payload.length);
+    if (this.stopping) return { kind: 'busy', reason: 'bridge is stopping' };
+
+    if (msg.topic.endsWith('/status')) return this.handleStatus(msg);
+
+    const decoded = decodeBatch(msg.payload);
+    if (!decoded.ok) return this.reject(msg, decoded.error, decoded.detail);
+    const batch = decoded.value;
+
+    const routed = router.route(msg, batch);
+    if (!routed.ok) return this.reject(msg, routed.reason, routed.detail);
+
+    try {
+      await store.append(routed.messages);
+    } catch (err) {
+      metrics.busy.inc({ transport: msg.transport });
+      if (err instanceof StoreFullError) return { kind: 'busy', reason: 'store full' };
+      this.storeWritable = false;
+      this.log.error({ err, topic: msg.topic }, 'store append failed; not acknowledging');
+      return { kind: 'busy', reason: (err as Error).message };
+    }
+    this.storeWritable = true;
+    devices.onBatch(batch.device, batch.boot, batch.seq, batch.readings.length);
+    metrics.readings.inc(batch.readings.length);
+    return { kind: 'stored' };
+  };
+
+  private handleStatus(msg: RawMessage): IngestOutcome {
+    const decoded = decodeStatus(msg.payload);
+    if (!decoded.ok) return this.reject(msg, decoded.error, decoded.detail);
+    const s = decoded.value;
+    this.parts.devices.onStatus(s.d, { online: s.st === 'online', boot: s.b, drop: s.drop, iv: s.iv, bs: s.bs, cmd: s.cmd });
+    return { kind: 'stored' };
+  }
+
+  private reject(msg: RawMessage, reason: string, detail: string): IngestOutcome {
+    this.parts.metrics.decodeFailures.inc({ reason });
+    try {
+      this.parts.quarantine.put({ reason, detail, topic: msg.topic, source: msg.source, payload: msg.payload });
+    } catch (err) {
+      // Could not keep it: then do not acknowledge it either.
+      this.log.error({ err }, 'quarantine write failed');
+      return { kind: 'busy', reason: 'quarantine unavailable' };
+    }
+    this.log.warn({ reason, detail, topic: msg.topic, source: msg.source }, 'payload quarantined');
+    return { kind: 'rejected', reason: `${reason}: ${detail}` };
+  }
+
+  async start(): Promise<void> {
+    const { store, pool, forwarder, quarantine, ingresses, metrics } = this.parts;
+    const report = await store.open();
+    this.log.info({ report }, 'store opened');
+    quarantine.open();
+    const reach = checkRoutes(this.config.routing.rules, bindingsOf(this.config));
+    const unreachable = reach.filter((r) => !r.reachable);
+    metrics.unreachableRoutes.set(unreachable.length);
+    for (const r of unreachable) this.log.warn({ rule: r.rule }, 'routing rule reaches no queue: its messages will be parked');
+    await pool.start();
+    forwarder.start();
+    for (const ingress of ingresses) {
+      await ingress.start(this.handle);
+      this.log.info({ ingress: ingress.name }, 'ingress started');
+    }
+    this.log.info({ mqttPort: this.mqttPort(), store: this.config.store.dir }, 'bridge ready');
+  }
+
+  /** Graceful stop: no new input, finish in-flight work, close the store. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const { store, pool, forwarder, quarantine, ingresses } = this.parts;
+    for (const ingress of ingresses) await ingress.stop().catch((err) => this.log.error({ err }, 'ingress stop failed'));
+    await forwarder.stop();
+    await pool.close().catch((err: unknown) => this.log.error({ err }, 'amqp close failed'));
+    await store.close();
+    quarantine.close();
+  }
+
+  /** The embedded broker's bound port (the demo's virtual nodes connect to it). */
+  mqttPort(): number {
+    const embedded = this.parts.ingresses.find((i): i is EmbeddedMqttIngress => i instanceof EmbeddedMqttIngress);
+    return embedded?.port ?? 0;
+  }
+
+  snapshot(): StatusSnapshot {
+    const { store, pool, forwarder, devices, quarantine } = this.parts;
+    const st = store.stats();
+    let batches = 0;
+    let readings = 0;
+    for (const d of devices.list(Number.MAX_SAFE_INTEGER)) {
+      batches += d.batches;
+      readings += d.readings;
+    }
+    return {
+      devicesOnline: devices.onlineCount(),
+      batchesIn: batches,
+      readingsIn: readings,
+      forwarded: forwarder.counts.confirmed,
+      backlog: st.records,
+      oldestAgeMs: st.oldestAgeMs,
+      brokerUp: pool.ready,
+      blocked: pool.blocked,
+      quarantined: quarantine.total(),
+    };
+  }
+
+  readiness(): { ready: boolean; degraded: string[]; details: Record<string, unknown> } {
+    const { store, pool } = this.parts;
+    const st = store.stats();
+    const degraded: string[] = [];
+    if (!pool.ready) degraded.push('rabbitmq unreachable: buffering to disk');
+    if (pool.blocked) degraded.push('rabbitmq blocked the connection (resource alarm)');
+    if (st.records > 0 && st.oldestAgeMs > 60_000) degraded.push(`backlog of ${st.records} records, oldest ${Math.round(st.oldestAgeMs / 1000)} s`);
+    if (!this.storeWritable) degraded.push('store not writable');
+    return {
+      ready: this.storeWritable,
+      degraded,
+      details: { store: st, amqp: pool.state(), devicesOnline: this.parts.devices.onlineCount() },
+    };
+  }
+
+  metricsText(): Promise<string> {
+    return this.parts.metrics.registry.metrics();
+  }
+
+  get metricsContentType(): string {
+    return this.parts.metrics.registry.contentType;
+  }
+}
+
+/** Builds every stage from the config. Nothing touches the network or disk until start(). */
+export function createPipeline(config: BridgeConfig, log: Logger): Pipeline {
+  const quarantine = new Quarantine(config.quarantine.dir, config.quarantine.maxBytes);
+  const devices = new DeviceRegistry();
+  // Records removed by policy are never delivered: keep them where an operator can find them.
+  const park = (reason: string) => (records: StoredRecord[]) => {
+    for (const r of records) {
+      quarantine.put({ reason, detail: `${r.messageId} -> ${r.routingKey}`, topic: String(r.headers['x-topic'] ?? ''), source: r.device, payload: r.body });
+    }
+  };
+  let metrics: BridgeMetrics | undefined;
+  const store = openStore({
+    dir: config.store.dir,
+    maxBytes: config.store.maxBytes,
+    maxRecords: config.store.maxRecords,
+    overflow: config.store.overflow,
+    ttlMs: config.store.ttlMs,
+    groupCommitMaxDelayMs: config.store.groupCommitMaxDelayMs,
+    onDropped: (recs) => {
+      metrics?.storeDropped.inc(recs.length);
+      park('dropped_overflow')(recs);
+    },
+    onExpired: (recs) => {
+      metrics?.storeExpired.inc(recs.length);
+      park('expired_ttl')(recs);
+    },
+  });
+  const a = config.amqp;
+  const readOpt = (f?: string) => (f ? readFileSync(f) : undefined);
+  const pool = new ConfirmPool({
+    urls: a.urls,
+    connections: a.connections,
+    channelsPerConnection: a.channelsPerConnection,
+    windowPerChannel: a.windowPerChannel,
+    heartbeatSec: a.heartbeatSec,
+    tls: a.tls ? { ca: readOpt(a.tls.caFile), cert: readOpt(a.tls.certFile), key: readOpt(a.tls.keyFile) } : undefined,
+    exchange: a.topology.exchange,
+    topology: topologyFromConfig(config),
+    reconnect: a.reconnect,
+    logger: log.child({ stage: 'amqp' }),
+  });
+  const m = new BridgeMetrics({
+    store: () => store.stats(),
+    devicesOnline: () => devices.onlineCount(),
+    seqGaps: () => devices.gapsTotal,
+    nodeDrops: () => devices.dropsTotal(),
+    amqpConnectionsOpen: () => pool.state().connections.reduce((n, c) => n + (c.state === 'open' ? c.channels : 0), 0),
+    amqpBlocked: () => pool.blocked,
+  });
+  metrics = m;
+  pool.on('reconnect', () => m.reconnects.inc());
+  const forwarder = new Forwarder(
+    store,
+    pool,
+    { maxInFlight: a.connections * a.channelsPerConnection * a.windowPerChannel, retry: { initialMs: 100, maxMs: a.reconnect.maxMs } },
+    {
+      onConfirmed: (rec, publishMs) => {
+        m.published.inc({ result: 'confirmed' });
+        m.confirmLatency.observe(publishMs / 1000);
+        m.endToEnd.observe((Date.now() - rec.acceptedAt) / 1000);
+      },
+      onParked: (rec, why) => {
+        m.published.inc({ result: 'returned' });
+        park('unroutable_returned')([rec]);
+        log.warn({ messageId: rec.messageId, routingKey: rec.routingKey, why }, 'broker returned message: parked');
+      },
+      onRetry: () => m.published.inc({ result: 'retried' }),
+    },
+  );
+  const ingresses = [];
+  const mq = config.mqtt;
+  if (mq.mode === 'embedded') {
+    ingresses.push(
+      new EmbeddedMqttIngress({
+        host: mq.embedded.host,
+        port: mq.embedded.port,
+        maxPayloadBytes: mq.embedded.maxPayloadBytes,
+        tls: mq.embedded.tls ? { cert: readFileSync(mq.embedded.tls.certFile), key: readFileSync(mq.embedded.tls.keyFile) } : undefined,
+        logger: log.child({ stage: 'mqtt' }),
+      }),
+    );
+  } else if (mq.mode === 'external') {
+    ingresses.push(
+      new ExternalMqttIngress({
+        url: mq.external.url!,
+        clientId: mq.external.clientId,
+        topics: mq.external.topics,
+        username: mq.external.username,
+        password: mq.external.password,
+        logger: log.child({ stage: 'mqtt' }),
+      }),
+    );
+  }
+  const router = new Router(config.routing.rules, { contentType: a.contentType });
+  return new Pipeline(config, { store, pool, forwarder, router, quarantine, devices, metrics: m, ingresses }, log);
+}
+
+export function bindingsOf(config: BridgeConfig): Array<{ queue: string; pattern: string }> {
+  return config.amqp.topology.queues.flatMap((q) => q.bindings.map((pattern) => ({ queue: q.name, pattern })));
+}
+
+
+
