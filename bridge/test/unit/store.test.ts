@@ -21,6 +21,6 @@ storeContract('segment log', async (overrides) => {
       return current;
     },
   };
-});
+}, { durable: true });
 
-storeContract('memory store', async (overrides) => ({ store: new MemoryStore({ ...defaults, ...overrides }) }));
+storeContract('memory store', async (overrides) => ({ store: new MemoryStore({ ...defaults, ...overrides }) }), { durable: false });
