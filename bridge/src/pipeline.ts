@@ -14,6 +14,7 @@ import { openStore, StoreFullError, type StoreAndForward } from './store/index.t
 import { ConfirmPool, type Topology } from './egress/amqp/index.ts';
 import { EmbeddedMqttIngress } from './ingress/mqtt-broker.ts';
 import { ExternalMqttIngress } from './ingress/mqtt-client.ts';
+import { SerialIngress } from './ingress/serial.ts';
 import type { StatusSnapshot } from './observe/console-status.ts';
 import type { HealthSource } from './observe/http.ts';
 import { Forwarder } from './forwarder.ts';
@@ -262,7 +263,7 @@ export function createPipeline(config: BridgeConfig, log: Logger): Pipeline {
       onRetry: () => m.published.inc({ result: 'retried' }),
     },
   );
-  const ingresses = [];
+  const ingresses: Ingress[] = [];
   const mq = config.mqtt;
   if (mq.mode === 'embedded') {
     ingresses.push(
@@ -285,6 +286,9 @@ export function createPipeline(config: BridgeConfig, log: Logger): Pipeline {
         logger: log.child({ stage: 'mqtt' }),
       }),
     );
+  }
+  if (config.serial.ports.length > 0) {
+    ingresses.push(new SerialIngress({ ports: config.serial.ports, logger: log.child({ stage: 'serial' }) }));
   }
   const router = new Router(config.routing.rules, { contentType: a.contentType });
   return new Pipeline(config, { store, pool, forwarder, router, quarantine, devices, metrics: m, ingresses }, log);
