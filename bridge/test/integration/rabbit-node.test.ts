@@ -103,6 +103,10 @@ describe('private RabbitMQ node beside the shared one', () => {
         const ch = await conn.createChannel();
         await ch.assertQueue(queue, { durable: true });
         await ch.close();
+        // RabbitMQ 3.10 keeps queue metadata in Mnesia, whose transaction log is
+        // written lazily: a kill -9 right after a declare can forget the queue.
+        // Sync it, so what this test checks is the message store across kill -9.
+        await node.rabbitmqctl(['eval', 'mnesia:sync_log().']);
         await publishConfirmed(conn, queue, first);
         expect(await drain(conn, queue, first.length)).toEqual(first);
         await publishConfirmed(conn, queue, second);
