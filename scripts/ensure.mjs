@@ -38,6 +38,7 @@ const sameDeps = (a = {}, b = {}) => {
 };
 
 /** Why node_modules must be (re)installed, and with which npm command; undefined when it is fine. */
+// Always 'npm install': npm 11's 'npm ci' refuses a lock that lacks other platforms' optional packages, which this lock does (see .ci/run).
 function depsProblem() {
   const pkg = readJson(join(root, 'package.json'));
   const lockPath = join(root, 'package-lock.json');
@@ -48,7 +49,7 @@ function depsProblem() {
     if (missing.length) return { why: `no package-lock.json and missing ${missing.join(', ')}`, cmd: ['install'] };
     return undefined;
   }
-  if (!existsSync(nm)) return { why: 'node_modules is missing', cmd: ['ci'] };
+  if (!existsSync(nm)) return { why: 'node_modules is missing', cmd: ['install'] };
   const lock = readJson(lockPath);
   const lockRoot = lock.packages?.[''] ?? {};
   for (const field of ['dependencies', 'devDependencies', 'optionalDependencies']) {
@@ -61,11 +62,11 @@ function depsProblem() {
     const manifest = join(root, key, 'package.json');
     if (!existsSync(manifest)) {
       if (meta.optional) continue; // e.g. a platform-specific binary for another OS
-      return { why: `${key} is not installed`, cmd: ['ci'] };
+      return { why: `${key} is not installed`, cmd: ['install'] };
     }
     if (meta.link || !meta.version) continue;
     const have = readJson(manifest).version;
-    if (have !== meta.version) return { why: `${key} is ${have}, package-lock.json wants ${meta.version}`, cmd: ['ci'] };
+    if (have !== meta.version) return { why: `${key} is ${have}, package-lock.json wants ${meta.version}`, cmd: ['install'] };
   }
   return undefined;
 }
