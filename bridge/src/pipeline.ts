@@ -10,7 +10,7 @@ import type { Ingress, IngestOutcome, RawMessage, StoredRecord } from './types.t
 import { decodeBatch, decodeStatus } from './codec/index.ts';
 import { readFileSync } from 'node:fs';
 import { Router, checkRoutes } from './routing/index.ts';
-import { openStore, StoreFullError, type StoreAndForward } from './store/index.ts';
+import { openStore, StoreFullError, type StoreAndForward, type StoreIo } from './store/index.ts';
 import { ConfirmPool, type Topology } from './egress/amqp/index.ts';
 import { EmbeddedMqttIngress } from './ingress/mqtt-broker.ts';
 import { ExternalMqttIngress } from './ingress/mqtt-client.ts';
@@ -195,7 +195,8 @@ export class Pipeline implements HealthSource {
 }
 
 /** Builds every stage from the config. Nothing touches the network or disk until start(). */
-export function createPipeline(config: BridgeConfig, log: Logger): Pipeline {
+/** `seams.storeIo` is the store's file-system seam, for fault-injection tests. */
+export function createPipeline(config: BridgeConfig, log: Logger, seams: { storeIo?: StoreIo } = {}): Pipeline {
   const quarantine = new Quarantine(config.quarantine.dir, config.quarantine.maxBytes);
   const devices = new DeviceRegistry();
   // Records removed by policy are never delivered: keep them where an operator can find them.
@@ -212,6 +213,7 @@ export function createPipeline(config: BridgeConfig, log: Logger): Pipeline {
     overflow: config.store.overflow,
     ttlMs: config.store.ttlMs,
     groupCommitMaxDelayMs: config.store.groupCommitMaxDelayMs,
+    io: seams.storeIo,
     onDropped: (recs) => {
       metrics?.storeDropped.inc(recs.length);
       park('dropped_overflow')(recs);

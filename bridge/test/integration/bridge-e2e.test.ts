@@ -13,6 +13,7 @@ import { pino } from 'pino';
 import { encodeBatch, decodeBatch } from '../../src/codec/index.ts';
 import { loadConfig, type BridgeConfig } from '../../src/config/index.ts';
 import { createPipeline, type Pipeline } from '../../src/pipeline.ts';
+import { FaultyIo } from '../../src/store/index.ts';
 import { uniquePrefix, waitFor } from '../helpers/unique.ts';
 import { startPrivateMosquitto } from '../helpers/mosquitto.ts';
 
@@ -176,6 +177,45 @@ describe('bridge end to end (embedded broker, in process)', () => {
     const last = JSON.parse(lines.at(-1)!);
     expect(last.reason).toBe('malformed');
     expect(last.payloadHex).toBe('9301');
+  });
+});
+
+describe('PUBACK follows the fsync', () => {
+  it('withholds the PUBACK while the store commit is held, and sends it once the commit is on disk', async () => {
+    const prefix = uniquePrefix('held');
+    const dir = mkdtempSync(join(tmpdir(), 'edge-held-'));
+    const file = join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify(bridgeConfig(prefix, dir)));
+    const io = new FaultyIo();
+    const pipeline = createPipeline(loadConfig({ file, env: {} }), pino({ level: 'silent' }), { storeIo: io });
+    const conn = await amqp.connect(AMQP);
+    const ch = await conn.createChannel();
+    try {
+      await pipeline.start();
+      const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${pipeline.mqttPort()}`, { clientId: `${prefix}-dev` });
+      io.holdSyncs();
+      let acked = false;
+      const pub = client.publishAsync('factory/floor1/dev-h/telemetry', batchFor('dev-h', 1, 0), { qos: 1 }).then(() => {
+        acked = true;
+      });
+      // The batch reached the store (its bytes are written, the sync is held)...
+      await waitFor(() => pipeline.parts.store.stats().records === 2, { what: 'append in progress' });
+      // ...and for as long as the fsync is held, no PUBACK: poll a while, it must stay false.
+      const until = Date.now() + 500;
+      while (Date.now() < until) {
+        expect(acked).toBe(false);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      io.releaseSyncs();
+      await waitFor(() => acked, { what: 'PUBACK after the fsync' });
+      await pub;
+      await client.endAsync();
+    } finally {
+      await pipeline.stop();
+      await deleteTopology(ch, prefix);
+      await conn.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
