@@ -106,7 +106,7 @@ describe('private RabbitMQ node beside the shared one', () => {
         // RabbitMQ 3.10 keeps queue metadata in Mnesia, whose transaction log is
         // written lazily: a kill -9 right after a declare can forget the queue.
         // Sync it, so what this test checks is the message store across kill -9.
-        await node.rabbitmqctl(['eval', 'mnesia:sync_log().']);
+        await node.syncMetadata();
         await publishConfirmed(conn, queue, first);
         expect(await drain(conn, queue, first.length)).toEqual(first);
         await publishConfirmed(conn, queue, second);
@@ -124,7 +124,10 @@ describe('private RabbitMQ node beside the shared one', () => {
 
       await withConn(node.amqpUrl, async (conn) => {
         const ch = await conn.createChannel();
-        const q = await ch.checkQueue(queue);
+        ch.on('error', () => undefined);
+        const q = await ch.checkQueue(queue).catch((err: unknown) => {
+          throw new Error(`${String(err)}\n${node.logTail(60)}`);
+        });
         expect(q.messageCount).toBe(second.length);
         await ch.close();
         expect(await drain(conn, queue, second.length)).toEqual(second);
