@@ -1,4 +1,4 @@
-// edge-bridge: start | check-config | routes check | store verify | store inspect
+// edge-bridge: start | check-config | routes check | store verify | store inspect | tail | plan
 import { Command } from 'commander';
 import { pino } from 'pino';
 import { loadConfig, ConfigError, type BridgeConfig } from './config/index.ts';
@@ -7,6 +7,7 @@ import { verifyStore, inspectStore } from './store/index.ts';
 import { createPipeline, bindingsOf } from './pipeline.ts';
 import { ConsoleStatus } from './observe/console-status.ts';
 import { startHttp } from './observe/http.ts';
+import { plan, formatPlan, parseSize, parseDuration, PlanInputError } from './plan/capacity.ts';
 
 const program = new Command()
   .name('edge-bridge')
@@ -122,6 +123,49 @@ configOptions(store.command('inspect'))
   .action(async (opts: { config?: string; set: string[]; dir?: string }) => {
     const dir = opts.dir ?? load(opts).store.dir;
     process.stdout.write(JSON.stringify(await inspectStore(dir), null, 2) + '\n');
+  });
+
+program
+  .command('plan')
+  .description("capacity plan: messages/s, queue memory, consumers (Little's law), prefetch, store size for an outage; each with its formula")
+  .requiredOption('--devices <n>', 'number of devices')
+  .requiredOption('--rate <r>', 'readings per second per device')
+  .requiredOption('--batch <n>', 'readings per batch (one batch = one message)')
+  .requiredOption('--msg-size <size>', 'bytes per message, e.g. 300, 1KB, 4KiB')
+  .requiredOption('--backlog-seconds <s>', 'seconds of backlog a queue must hold')
+  .requiredOption('--handler-ms <ms>', 'consumer handling time per message')
+  .option('--outage <duration>', 'uplink outage the local store must ride out, e.g. 3600, 30m, 2h')
+  .option('--rtt-ms <ms>', 'consumer <-> broker round trip', '10')
+  .option('--utilization <u>', 'target consumer utilisation (0..1]', '0.7')
+  .option('--record-overhead <size>', 'store bytes added per record', '200')
+  .option('--store-max <size>', 'store.maxBytes to check the outage against', '1GiB')
+  .option('--json', 'print the figures as JSON')
+  .action((o: Record<string, string | boolean | undefined>) => {
+    try {
+      const num = (name: string, v: unknown) => {
+        const x = Number(v);
+        if (typeof v !== 'string' || v.trim() === '' || !Number.isFinite(x)) throw new PlanInputError(`${name}: expected a number, got "${String(v)}"`);
+        return x;
+      };
+      const p = plan({
+        devices: num('devices', o.devices),
+        readingsPerSecond: num('rate', o.rate),
+        batchSize: num('batch', o.batch),
+        messageBytes: parseSize(String(o.msgSize)),
+        backlogSeconds: parseDuration(String(o.backlogSeconds)),
+        handlerMs: num('handler-ms', o.handlerMs),
+        outageSeconds: o.outage === undefined ? undefined : parseDuration(String(o.outage)),
+        rttMs: num('rtt-ms', o.rttMs),
+        utilization: num('utilization', o.utilization),
+        recordOverheadBytes: parseSize(String(o.recordOverhead)),
+        storeMaxBytes: parseSize(String(o.storeMax)),
+      });
+      process.stdout.write(o.json ? JSON.stringify(p, null, 2) + '\n' : formatPlan(p));
+    } catch (err) {
+      if (!(err instanceof PlanInputError)) throw err;
+      process.stderr.write(`edge-bridge plan: ${err.message}\n`);
+      process.exitCode = 2;
+    }
   });
 
 function redact(url: string): string {
