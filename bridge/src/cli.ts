@@ -1,5 +1,6 @@
 // edge-bridge: start | check-config | routes check | store verify | store inspect | tail | plan
 import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { loadConfig, ConfigError, type BridgeConfig } from './config/index.ts';
 import { checkRoutes } from './routing/index.ts';
@@ -7,6 +8,7 @@ import { verifyStore, inspectStore } from './store/index.ts';
 import { createPipeline, bindingsOf } from './pipeline.ts';
 import { ConsoleStatus } from './observe/console-status.ts';
 import { startHttp } from './observe/http.ts';
+import { startTail, TailError } from './consumer/tail.ts';
 import { plan, formatPlan, parseSize, parseDuration, PlanInputError } from './plan/capacity.ts';
 
 const program = new Command()
@@ -123,6 +125,48 @@ configOptions(store.command('inspect'))
   .action(async (opts: { config?: string; set: string[]; dir?: string }) => {
     const dir = opts.dir ?? load(opts).store.dir;
     process.stdout.write(JSON.stringify(await inspectStore(dir), null, 2) + '\n');
+  });
+
+configOptions(program.command('tail'))
+  .description("print readings as they arrive, from a temporary queue bound to the telemetry exchange, e.g. tail 'factory.*.temperature'")
+  .argument('<pattern>', 'AMQP topic binding pattern (* one word, # any number of words)')
+  .option('--json', 'one JSON object per reading')
+  .option('--exchange <name>', 'exchange to bind to (default: amqp.topology.exchange from config)')
+  .option('--count <n>', 'exit after this many readings')
+  .action(async (pattern: string, opts: { config?: string; set: string[]; json?: boolean; exchange?: string; count?: string }) => {
+    const config = load(opts);
+    const count = opts.count === undefined ? undefined : Number(opts.count);
+    if (count !== undefined && !(Number.isInteger(count) && count > 0)) {
+      process.stderr.write(`edge-bridge tail: --count: expected a positive integer, got "${opts.count}"\n`);
+      process.exit(2);
+    }
+    const exchange = opts.exchange ?? config.amqp.topology.exchange;
+    const tls = config.amqp.tls;
+    const readOpt = (f?: string) => (f ? readFileSync(f) : undefined);
+    try {
+      const tail = await startTail({
+        urls: config.amqp.urls,
+        exchange,
+        pattern,
+        json: Boolean(opts.json),
+        count,
+        socketOptions: tls ? { ca: readOpt(tls.caFile), cert: readOpt(tls.certFile), key: readOpt(tls.keyFile) } : undefined,
+        out: (line) => process.stdout.write(line + '\n'),
+        err: (line) => process.stderr.write(line + '\n'),
+      });
+      process.stderr.write(`tailing '${pattern}' on exchange '${exchange}' (temporary queue ${tail.queue}); Ctrl-C to stop\n`);
+      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void tail.stop());
+      const err = await tail.done;
+      if (err) {
+        process.stderr.write(`edge-bridge tail: connection lost: ${err.message}\n`);
+        process.exit(1);
+      }
+      process.exit(0);
+    } catch (err) {
+      if (!(err instanceof TailError)) throw err;
+      process.stderr.write(`edge-bridge tail: ${err.message}\n`);
+      process.exit(1);
+    }
   });
 
 program
