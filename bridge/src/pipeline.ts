@@ -21,6 +21,7 @@ import { Forwarder } from './forwarder.ts';
 import { Quarantine } from './quarantine/quarantine.ts';
 import { DeviceRegistry } from './observe/devices.ts';
 import { BridgeMetrics } from './observe/metrics.ts';
+import { QueueHealth } from './observe/queue-health.ts';
 
 export interface BridgeParts {
   store: StoreAndForward;
@@ -31,6 +32,8 @@ export interface BridgeParts {
   devices: DeviceRegistry;
   metrics: BridgeMetrics;
   ingresses: Ingress[];
+  /** Absent when queueHealth.enabled is false. */
+  queueHealth?: QueueHealth;
 }
 
 /** Builds the AMQP topology (as data) that the config declares. */
@@ -124,6 +127,7 @@ export class Pipeline implements HealthSource {
     for (const r of unreachable) this.log.warn({ rule: r.rule }, 'routing rule reaches no queue: its messages will be parked');
     await pool.start();
     forwarder.start();
+    this.parts.queueHealth?.start();
     for (const ingress of ingresses) {
       await ingress.start(this.handle);
       this.log.info({ ingress: ingress.name }, 'ingress started');
@@ -137,6 +141,7 @@ export class Pipeline implements HealthSource {
     const { store, pool, forwarder, quarantine, ingresses } = this.parts;
     for (const ingress of ingresses) await ingress.stop().catch((err) => this.log.error({ err }, 'ingress stop failed'));
     await forwarder.stop();
+    await this.parts.queueHealth?.stop();
     await pool.close().catch((err: unknown) => this.log.error({ err }, 'amqp close failed'));
     await store.close();
     quarantine.close();
@@ -293,7 +298,24 @@ export function createPipeline(config: BridgeConfig, log: Logger, seams: { store
     ingresses.push(new SerialIngress({ ports: config.serial.ports, logger: log.child({ stage: 'serial' }) }));
   }
   const router = new Router(config.routing.rules, { contentType: a.contentType });
-  return new Pipeline(config, { store, pool, forwarder, router, quarantine, devices, metrics: m, ingresses }, log);
+  const qh = config.queueHealth;
+  const queueHealth = qh.enabled
+    ? new QueueHealth({
+        url: qh.url,
+        username: qh.username,
+        password: qh.password,
+        vhost: qh.vhost,
+        exchange: a.topology.exchange,
+        deadLetterExchange: a.topology.deadLetterExchange,
+        intervalMs: qh.intervalMs,
+        timeoutMs: qh.timeoutMs,
+        rateWindowMs: qh.rateWindowMs,
+        thresholds: qh.thresholds,
+        registry: m.registry,
+        logger: log.child({ stage: 'queue-health' }),
+      })
+    : undefined;
+  return new Pipeline(config, { store, pool, forwarder, router, quarantine, devices, metrics: m, ingresses, queueHealth }, log);
 }
 
 export function bindingsOf(config: BridgeConfig): Array<{ queue: string; pattern: string }> {

@@ -101,6 +101,39 @@ const routingRule = z
     }
   });
 
+/** A warning and a critical level for one queue-health signal. */
+const levels = (warning: number, critical: number) =>
+  z.strictObject({ warning: z.number(expect('a number')).nonnegative(expect('a number >= 0')).default(warning), critical: z.number(expect('a number')).nonnegative(expect('a number >= 0')).default(critical) }).prefault({});
+
+/** Queue health read from RabbitMQ's management HTTP API (docs/downstream.md). */
+const queueHealth = z.strictObject({
+  enabled: bool().default(true),
+  /** Base URL of the management API; credentials go in username/password, never in the URL. */
+  url: z
+    .string(expect('an http:// or https:// URL'))
+    .regex(/^https?:\/\/[^\s@/]+(\/\S*)?$/, expect('an http:// or https:// URL without credentials (use queueHealth.username/password)'))
+    .default('http://127.0.0.1:15672'),
+  username: text().default('guest'),
+  password: z.string(expect('a string')).default('guest'),
+  vhost: text().default('/'),
+  intervalMs: posInt().default(15_000),
+  timeoutMs: posInt().default(5_000),
+  /** Rates and the dead-letter ratio are taken over this window of polls. */
+  rateWindowMs: posInt().default(60_000),
+  thresholds: z
+    .strictObject({
+      /** Depth as a fraction of the queue's max-length: warning above 0.5, critical above 0.8. */
+      depthRatio: levels(0.5, 0.8),
+      /** Warning below 2 consumers, critical at 0 or fewer. */
+      consumers: levels(2, 0),
+      /** Unacked messages: warning above 1000, critical above 5000. */
+      unacked: levels(1000, 5000),
+      /** Dead-lettered / published over the window: warning above 1 %, critical above 5 %. */
+      deadLetterRatio: levels(0.01, 0.05),
+    })
+    .prefault({}),
+});
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export const bridgeConfigSchema = z
@@ -126,6 +159,7 @@ export const bridgeConfigSchema = z
       .prefault({}),
     quarantine: z.strictObject({ dir: text().default('./data/quarantine'), maxBytes: posInt().default(256 * 1024 ** 2) }).prefault({}),
     http: z.strictObject({ host: text().default('127.0.0.1'), port: port().default(8080) }).prefault({}),
+    queueHealth: queueHealth.prefault({}),
     log: z.strictObject({ level: oneOf(LOG_LEVELS).default('info') }).prefault({}),
     production: bool().default(false),
   })
@@ -135,6 +169,13 @@ export const bridgeConfigSchema = z
     }
     if (c.amqp.reconnect.maxMs < c.amqp.reconnect.initialMs) {
       ctx.addIssue({ code: 'custom', path: ['amqp', 'reconnect', 'maxMs'], message: `expected at least amqp.reconnect.initialMs (${c.amqp.reconnect.initialMs})` });
+    }
+    const th = c.queueHealth.thresholds;
+    for (const k of ['depthRatio', 'unacked', 'deadLetterRatio'] as const) {
+      if (th[k].critical < th[k].warning) ctx.addIssue({ code: 'custom', path: ['queueHealth', 'thresholds', k, 'critical'], message: `expected at least the warning level (${th[k].warning})` });
+    }
+    if (th.consumers.critical > th.consumers.warning) {
+      ctx.addIssue({ code: 'custom', path: ['queueHealth', 'thresholds', 'consumers', 'critical'], message: `expected at most the warning level (${th.consumers.warning}): fewer consumers is worse` });
     }
     const names = new Set<string>();
     c.amqp.topology.queues.forEach((q, i) => {
