@@ -21,7 +21,7 @@ import { Forwarder } from './forwarder.ts';
 import { Quarantine } from './quarantine/quarantine.ts';
 import { DeviceRegistry } from './observe/devices.ts';
 import { BridgeMetrics } from './observe/metrics.ts';
-import { QueueHealth } from './observe/queue-health.ts';
+import { QueueHealth, managementEndpoint } from './observe/queue-health.ts';
 
 export interface BridgeParts {
   store: StoreAndForward;
@@ -301,9 +301,7 @@ export function createPipeline(config: BridgeConfig, log: Logger, seams: { store
   const qh = config.queueHealth;
   const queueHealth = qh.enabled
     ? new QueueHealth({
-        url: qh.url,
-        username: qh.username,
-        password: qh.password,
+        ...managementEndpoint(qh, a.urls[0]),
         vhost: qh.vhost,
         exchange: a.topology.exchange,
         deadLetterExchange: a.topology.deadLetterExchange,

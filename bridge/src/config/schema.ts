@@ -108,13 +108,16 @@ const levels = (warning: number, critical: number) =>
 /** Queue health read from RabbitMQ's management HTTP API (docs/downstream.md). */
 const queueHealth = z.strictObject({
   enabled: bool().default(true),
-  /** Base URL of the management API; credentials go in username/password, never in the URL. */
+  /**
+   * Base URL of the management API; credentials go in username/password, never in the URL.
+   * Default: the first AMQP URL's host on 15672 (15671 for amqps), and its user and password.
+   */
   url: z
     .string(expect('an http:// or https:// URL'))
     .regex(/^https?:\/\/[^\s@/]+(\/\S*)?$/, expect('an http:// or https:// URL without credentials (use queueHealth.username/password)'))
-    .default('http://127.0.0.1:15672'),
-  username: text().default('guest'),
-  password: z.string(expect('a string')).default('guest'),
+    .optional(),
+  username: text().optional(),
+  password: z.string(expect('a string')).optional(),
   vhost: text().default('/'),
   intervalMs: posInt().default(15_000),
   timeoutMs: posInt().default(5_000),

@@ -123,6 +123,26 @@ function pct(x: number): string {
   return `${Number((x * 100).toPrecision(3))} %`;
 }
 
+/**
+ * Where the management API is: the configured URL and credentials, or else the host,
+ * user and password of the first AMQP URL (15672, or 15671 for amqps), or else guest.
+ */
+export function managementEndpoint(cfg: { url?: string; username?: string; password?: string }, amqpUrl: string | undefined): { url: string; username: string; password: string } {
+  let fromAmqp: URL | undefined;
+  try {
+    fromAmqp = amqpUrl ? new URL(amqpUrl) : undefined;
+  } catch {
+    fromAmqp = undefined;
+  }
+  const tls = fromAmqp?.protocol === 'amqps:';
+  const host = fromAmqp?.hostname || '127.0.0.1';
+  return {
+    url: cfg.url ?? `${tls ? 'https' : 'http'}://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${tls ? 15671 : 15672}`,
+    username: cfg.username ?? (fromAmqp?.username ? decodeURIComponent(fromAmqp.username) : 'guest'),
+    password: cfg.password ?? (fromAmqp?.username ? decodeURIComponent(fromAmqp.password) : 'guest'),
+  };
+}
+
 /** Counters at one poll; rates are differences between polls across the window. */
 interface Counters {
   at: number;

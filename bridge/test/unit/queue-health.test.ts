@@ -1,6 +1,6 @@
 // The queue-health judgements (pure): each signal against its warning and critical levels.
 import { describe, it, expect } from 'vitest';
-import { evaluateQueue, evaluateDeadLetter, DEFAULT_THRESHOLDS as T } from '../../src/observe/queue-health.ts';
+import { evaluateQueue, evaluateDeadLetter, managementEndpoint, DEFAULT_THRESHOLDS as T } from '../../src/observe/queue-health.ts';
 import { loadConfig, ConfigError } from '../../src/config/index.ts';
 
 const q = (over: Partial<Parameters<typeof evaluateQueue>[0]>) => ({ name: 'q', messages: 0, unacked: 0, consumers: 2, maxLength: 100, ...over });
@@ -34,8 +34,14 @@ describe('evaluateQueue with the default thresholds', () => {
 describe('queueHealth config', () => {
   it('defaults follow the table', () => {
     const c = loadConfig({}).queueHealth;
-    expect(c).toMatchObject({ enabled: true, url: 'http://127.0.0.1:15672', username: 'guest', vhost: '/' });
+    expect(c).toMatchObject({ enabled: true, vhost: '/', intervalMs: 15_000 });
     expect(c.thresholds).toEqual(T);
+  });
+  it('the endpoint defaults to the AMQP host and credentials; config wins', () => {
+    expect(managementEndpoint({}, 'amqp://guest:guest@127.0.0.1:5672')).toEqual({ url: 'http://127.0.0.1:15672', username: 'guest', password: 'guest' });
+    expect(managementEndpoint({}, 'amqps://edge:p%40ss@broker.example:5671/vh')).toEqual({ url: 'https://broker.example:15671', username: 'edge', password: 'p@ss' });
+    expect(managementEndpoint({}, 'amqp://broker')).toEqual({ url: 'http://broker:15672', username: 'guest', password: 'guest' });
+    expect(managementEndpoint({ url: 'http://mgmt:8080', username: 'mon', password: 'x' }, 'amqp://edge:y@broker')).toEqual({ url: 'http://mgmt:8080', username: 'mon', password: 'x' });
   });
   it('rejects credentials in the URL and inverted levels, naming the path', () => {
     try {
