@@ -8,6 +8,7 @@ import { declareTopology, deleteTopology, type Topology } from '../../src/egress
 import { TelemetryConsumer, DedupWindow, RETRY_COUNT_HEADER, DEAD_LETTER_REASON_HEADER } from '../../src/consumer/index.ts';
 import type { Batch } from '../../src/types.ts';
 import { uniquePrefix, waitFor } from '../helpers/unique.ts';
+import { startTcpProxy } from '../helpers/tcp-proxy.ts';
 
 const AMQP = 'amqp://guest:guest@127.0.0.1:5672';
 
@@ -201,6 +202,45 @@ describe('TelemetryConsumer', () => {
     expect(consumer.counts.processed).toBe(1);
     // The other two were never delivered (prefetch 1) or were requeued on close.
     await waitFor(async () => (await ch.checkQueue(t.queues[0]!.name)).messageCount === 2, { what: '2 messages back in the queue' });
+  });
+});
+
+describe('TelemetryConsumer across a lost connection', () => {
+  it('reconnects; the batch whose ack was lost is redelivered and skipped as a duplicate; each batch handled once', async () => {
+    const t = topology(uniquePrefix('reconnect'));
+    await declareTopology(ch, t);
+    const proxy = await startTcpProxy({ targetPort: 5672 });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const handled: number[] = [];
+    const consumer = new TelemetryConsumer({
+      url: `amqp://guest:guest@127.0.0.1:${proxy.port}`,
+      queue: t.queues[0]!.name,
+      deadLetterExchange: t.deadLetter!.exchange,
+      prefetch: 1,
+      reconnect: { initialMs: 50, maxMs: 500 },
+      handler: async (b) => {
+        if (b.seq === 5) await gate;
+        handled.push(b.seq);
+      },
+    });
+    try {
+      await consumer.start();
+      for (let seq = 0; seq < 10; seq++) await publish(t, batch('dev-e', seq));
+      await ch.waitForConfirms();
+      await waitFor(() => handled.length === 5, { what: 'seq 0..4 handled, 5 in hand' });
+      proxy.reset(); // the connection dies while seq 5 is being handled: its ack cannot arrive
+      await waitFor(() => proxy.connections() === 1 && consumer.counts.duplicates === 0, { what: 'consumer reconnected' });
+      release();
+      await waitFor(() => consumer.counts.processed === 10, { timeoutMs: 20_000, what: 'all 10 processed' });
+      await waitFor(() => consumer.counts.duplicates === 1, { what: 'redelivered seq 5 skipped' });
+    } finally {
+      release();
+      await consumer.stop();
+      await proxy.close();
+    }
+    expect(handled).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect((await ch.checkQueue(t.queues[0]!.name)).messageCount).toBe(0);
   });
 });
 
