@@ -30,7 +30,7 @@ export interface ForwarderHooks {
   /** A message the broker returned (no route, no alternate exchange): park it before it is dropped from the store. */
   onParked?(rec: StoredRecord, why: string): void;
   onConfirmed?(rec: StoredRecord, publishMs: number): void;
-  onRetry?(rec: StoredRecord, why: string): void;
+  onRetry?(rec: StoredRecord, why: string, kind: 'nacked' | 'failed'): void;
 }
 
 export interface ForwarderOptions {
@@ -130,7 +130,7 @@ export class Forwarder {
       case 'nacked':
       case 'failed': {
         this.counts.retried++;
-        this.hooks.onRetry?.(rec, res.kind === 'nacked' ? 'nacked by broker' : res.error.message);
+        this.hooks.onRetry?.(rec, res.kind === 'nacked' ? 'nacked by broker' : res.error.message, res.kind);
         this.store.release([rec.id]);
         this.consecutiveFailures++;
         const backoff = Math.min(

@@ -21,6 +21,8 @@ import { Forwarder } from './forwarder.ts';
 import { Quarantine } from './quarantine/quarantine.ts';
 import { DeviceRegistry } from './observe/devices.ts';
 import { BridgeMetrics } from './observe/metrics.ts';
+import { LiveFeed } from './observe/live-feed.ts';
+import { DeviceTable } from './observe/device-table.ts';
 import { QueueHealth, managementEndpoint } from './observe/queue-health.ts';
 
 export interface BridgeParts {
@@ -54,9 +56,15 @@ export function topologyFromConfig(config: BridgeConfig): Topology {
   };
 }
 
+/** A degraded-state check: returns the reason while degraded, else undefined. Never makes /readyz 503. */
+export type DegradedCheck = () => string | undefined;
+
 export class Pipeline implements HealthSource {
   private stopping = false;
   private storeWritable = true;
+  private readonly degradedChecks: DegradedCheck[] = [];
+  /** The dashboard's live feed (undefined when observe.dashboard.enabled is false). */
+  feed: LiveFeed | undefined;
 
   constructor(
     readonly config: BridgeConfig,
@@ -92,6 +100,7 @@ export class Pipeline implements HealthSource {
     this.storeWritable = true;
     devices.onBatch(batch.device, batch.boot, batch.seq, batch.readings.length);
     metrics.readings.inc(batch.readings.length);
+    metrics.batches.inc();
     return { kind: 'stored' };
   };
 
@@ -156,16 +165,10 @@ export class Pipeline implements HealthSource {
   snapshot(): StatusSnapshot {
     const { store, pool, forwarder, devices, quarantine } = this.parts;
     const st = store.stats();
-    let batches = 0;
-    let readings = 0;
-    for (const d of devices.list(Number.MAX_SAFE_INTEGER)) {
-      batches += d.batches;
-      readings += d.readings;
-    }
     return {
       devicesOnline: devices.onlineCount(),
-      batchesIn: batches,
-      readingsIn: readings,
+      batchesIn: devices.batchesTotal,
+      readingsIn: devices.readingsTotal,
       forwarded: forwarder.counts.confirmed,
       backlog: st.records,
       oldestAgeMs: st.oldestAgeMs,
@@ -183,11 +186,20 @@ export class Pipeline implements HealthSource {
     if (pool.blocked) degraded.push('rabbitmq blocked the connection (resource alarm)');
     if (st.records > 0 && st.oldestAgeMs > 60_000) degraded.push(`backlog of ${st.records} records, oldest ${Math.round(st.oldestAgeMs / 1000)} s`);
     if (!this.storeWritable) degraded.push('store not writable');
+    for (const check of this.degradedChecks) {
+      const reason = check();
+      if (reason) degraded.push(reason);
+    }
     return {
       ready: this.storeWritable,
       degraded,
       details: { store: st, amqp: pool.state(), devicesOnline: this.parts.devices.onlineCount() },
     };
+  }
+
+  /** Adds a reason /readyz reports (200, 'degraded') while it holds. */
+  addDegradedCheck(check: DegradedCheck): void {
+    this.degradedChecks.push(check);
   }
 
   metricsText(): Promise<string> {
@@ -221,10 +233,12 @@ export function createPipeline(config: BridgeConfig, log: Logger, seams: { store
     io: seams.storeIo,
     onDropped: (recs) => {
       metrics?.storeDropped.inc(recs.length);
+      metrics?.parked.inc({ reason: 'dropped_overflow' }, recs.length);
       park('dropped_overflow')(recs);
     },
     onExpired: (recs) => {
       metrics?.storeExpired.inc(recs.length);
+      metrics?.parked.inc({ reason: 'expired_ttl' }, recs.length);
       park('expired_ttl')(recs);
     },
   });
@@ -245,10 +259,16 @@ export function createPipeline(config: BridgeConfig, log: Logger, seams: { store
   const m = new BridgeMetrics({
     store: () => store.stats(),
     devicesOnline: () => devices.onlineCount(),
+    devicesKnown: () => devices.size,
     seqGaps: () => devices.gapsTotal,
     nodeDrops: () => devices.dropsTotal(),
-    amqpConnectionsOpen: () => pool.state().connections.reduce((n, c) => n + (c.state === 'open' ? c.channels : 0), 0),
+    amqpConnections: () => pool.state().connections,
     amqpBlocked: () => pool.blocked,
+    perDevice: () => devices.topByTraffic(config.observe.deviceMetrics.top, config.observe.deviceMetrics.devices),
+    readiness: () => {
+      const r = pipeline.readiness();
+      return !r.ready ? 0 : r.degraded.length ? 1 : 2;
+    },
   });
   metrics = m;
   pool.on('reconnect', () => m.reconnects.inc());
@@ -264,10 +284,11 @@ export function createPipeline(config: BridgeConfig, log: Logger, seams: { store
       },
       onParked: (rec, why) => {
         m.published.inc({ result: 'returned' });
+        m.parked.inc({ reason: 'unroutable_returned' });
         park('unroutable_returned')([rec]);
         log.warn({ messageId: rec.messageId, routingKey: rec.routingKey, why }, 'broker returned message: parked');
       },
-      onRetry: () => m.published.inc({ result: 'retried' }),
+      onRetry: (_rec, _why, kind) => m.published.inc({ result: kind }),
     },
   );
   const ingresses: Ingress[] = [];
@@ -313,7 +334,47 @@ export function createPipeline(config: BridgeConfig, log: Logger, seams: { store
         logger: log.child({ stage: 'queue-health' }),
       })
     : undefined;
-  return new Pipeline(config, { store, pool, forwarder, router, quarantine, devices, metrics: m, ingresses, queueHealth }, log);
+  const pipeline = new Pipeline(config, { store, pool, forwarder, router, quarantine, devices, metrics: m, ingresses, queueHealth }, log);
+  if (queueHealth) {
+    pipeline.addDegradedCheck(() => {
+      const r = queueHealth.report();
+      return r.reachable || r.checkedAt === null ? undefined : `queue health unknown: ${r.error ?? 'management API unreachable'}`;
+    });
+  }
+  const dash = config.observe.dashboard;
+  if (dash.enabled) {
+    const table = new DeviceTable(devices, dash.maxDevices);
+    pipeline.feed = new LiveFeed(dash.intervalMs, log.child({ stage: 'dashboard' }))
+      .addSource('status', () => {
+        const r = pipeline.readiness();
+        return { ready: r.ready, state: !r.ready ? 'not ready' : r.degraded.length ? 'degraded' : 'ok', reasons: r.degraded };
+      })
+      .addSource('totals', () => ({
+        ingressMessages: sumOf(m.ingressMessages),
+        batches: devices.batchesTotal,
+        readings: devices.readingsTotal,
+        forwarded: forwarder.counts.confirmed,
+        parked: forwarder.counts.parked,
+        retried: forwarder.counts.retried,
+        quarantined: quarantine.total(),
+        gaps: devices.gapsTotal,
+        drops: devices.dropsTotal(),
+        devicesOnline: devices.onlineCount(),
+        devicesKnown: devices.size,
+      }))
+      .addSource('store', () => store.stats())
+      .addSource('amqp', () => pool.state())
+      .addSource('devices', () => table.rows());
+  }
+  return pipeline;
+}
+
+/** Sum of a labelled counter, read without a scrape. */
+function sumOf(counter: BridgeMetrics['ingressMessages']): number {
+  const byLabels = (counter as unknown as { hashMap: Record<string, { value: number }> }).hashMap;
+  let n = 0;
+  for (const k in byLabels) n += byLabels[k]!.value;
+  return n;
 }
 
 export function bindingsOf(config: BridgeConfig): Array<{ queue: string; pattern: string }> {

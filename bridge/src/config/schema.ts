@@ -164,6 +164,26 @@ export const bridgeConfigSchema = z
     http: z.strictObject({ host: text().default('127.0.0.1'), port: port().default(8080) }).prefault({}),
     queueHealth: queueHealth.prefault({}),
     log: z.strictObject({ level: oneOf(LOG_LEVELS).default('info') }).prefault({}),
+    observe: z
+      .strictObject({
+        /** Per-device Prometheus series: the `top` devices by readings plus every device listed (0 and [] turn them off). */
+        deviceMetrics: z
+          .strictObject({
+            top: nonNegInt().default(50),
+            devices: z.array(text(), expect('a list of device ids')).default([]),
+          })
+          .prefault({}),
+        /** The live dashboard on the HTTP port (`/`), fed over SSE (`/events`). */
+        dashboard: z
+          .strictObject({
+            enabled: bool().default(true),
+            intervalMs: z.int(expect('an interval in ms, 100..60000')).min(100, expect('an interval in ms, 100..60000')).max(60_000, expect('an interval in ms, 100..60000')).default(1000),
+            /** Device table rows sent per update (most recently seen first). */
+            maxDevices: posInt().default(200),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
     production: bool().default(false),
   })
   .superRefine((c, ctx) => {

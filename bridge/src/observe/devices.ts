@@ -21,6 +21,8 @@ export class DeviceRegistry {
   private readonly devices = new Map<string, DeviceView>();
   gapsTotal = 0;
   duplicatesTotal = 0;
+  batchesTotal = 0;
+  readingsTotal = 0;
 
   constructor(private readonly maxDevices = 100_000) {}
 
@@ -42,6 +44,8 @@ export class DeviceRegistry {
     }
     d.batches++;
     d.readings += readings;
+    this.batchesTotal++;
+    this.readingsTotal += readings;
     d.lastSeen = now;
     d.online = true;
   }
@@ -80,6 +84,25 @@ export class DeviceRegistry {
 
   list(limit = 200): DeviceView[] {
     return [...this.devices.values()].sort((a, b) => b.lastSeen - a.lastSeen).slice(0, limit);
+  }
+
+  get size(): number {
+    return this.devices.size;
+  }
+
+  /** The `n` devices with the most readings, plus every device in `always` that has been seen. */
+  topByTraffic(n: number, always: readonly string[] = []): DeviceView[] {
+    const picked = new Map<string, DeviceView>();
+    for (const id of always) {
+      const d = this.devices.get(id);
+      if (d) picked.set(id, d);
+    }
+    if (n > 0) {
+      // A bounded min-heap would avoid the sort; at 10k devices a sort per scrape is a few ms.
+      const ranked = [...this.devices.values()].sort((a, b) => b.readings - a.readings || (a.device < b.device ? -1 : 1));
+      for (const d of ranked.slice(0, n)) picked.set(d.device, d);
+    }
+    return [...picked.values()];
   }
 
   view(device: string): DeviceView | undefined {

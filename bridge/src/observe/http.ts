@@ -1,15 +1,30 @@
-// HTTP side door: /metrics (Prometheus), /healthz (alive), /readyz.
+// HTTP side door: /metrics (Prometheus), /healthz (alive), /readyz, and the
+// live dashboard (/ plus its static files, uPlot from node_modules, /events SSE).
 // /readyz answers 503 only when the bridge cannot do its job at all (store not
-// writable). A bridge that is buffering because RabbitMQ is down is doing its
-// job: 200 with the reason, so a supervisor never restarts it.
-import { createServer, type Server } from 'node:http';
+// writable, config invalid). A bridge that is buffering because RabbitMQ is down
+// is doing its job: 200 with status 'degraded' and the reasons, so a supervisor
+// never restarts it.
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import { readFileSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { AddressInfo } from 'node:net';
+import type { LiveFeed } from './live-feed.ts';
+
+export interface Readiness {
+  ready: boolean;
+  degraded: string[];
+  details: Record<string, unknown>;
+}
 
 export interface HealthSource {
-  readiness(): { ready: boolean; degraded: string[]; details: Record<string, unknown> };
+  readiness(): Readiness;
   metricsText(): Promise<string>;
   metricsContentType: string;
+  /** The dashboard's live feed; without it the dashboard routes answer 404. */
+  feed?: LiveFeed;
 }
 
 export interface HttpHandle {
@@ -18,21 +33,68 @@ export interface HttpHandle {
   close(): Promise<void>;
 }
 
+const DASHBOARD_DIR = join(dirname(fileURLToPath(import.meta.url)), 'dashboard');
+const JS = 'text/javascript; charset=utf-8';
+const CSS = 'text/css; charset=utf-8';
+const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': JS, '.css': CSS, '.svg': 'image/svg+xml' };
+
+interface StaticFile {
+  type: string;
+  body: Buffer;
+}
+
+/** The dashboard's files, read once at start: only these exact paths are served, so no path can escape the directory. */
+function dashboardFiles(): Map<string, StaticFile> {
+  const files = new Map<string, StaticFile>();
+  const walk = (dir: string, prefix: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path, `${prefix}${entry.name}/`);
+      else {
+        const ext = entry.name.slice(entry.name.lastIndexOf('.'));
+        const type = TYPES[ext];
+        if (type) files.set(`/dashboard/${prefix}${entry.name}`, { type, body: readFileSync(path) });
+      }
+    }
+  };
+  walk(DASHBOARD_DIR, '');
+  const index = files.get('/dashboard/index.html');
+  if (index) files.set('/', index);
+  // uPlot straight from node_modules: no bundler, no copy to keep in sync.
+  const require = createRequire(import.meta.url);
+  const uplotDir = dirname(require.resolve('uplot/dist/uPlot.iife.min.js'));
+  files.set('/vendor/uplot/uPlot.iife.min.js', { type: JS, body: readFileSync(join(uplotDir, 'uPlot.iife.min.js')) });
+  files.set('/vendor/uplot/uPlot.min.css', { type: CSS, body: readFileSync(join(uplotDir, 'uPlot.min.css')) });
+  return files;
+}
+
+export function readyzBody(r: Readiness): { code: number; body: Record<string, unknown> } {
+  return {
+    code: r.ready ? 200 : 503,
+    body: { status: !r.ready ? 'not ready' : r.degraded.length ? 'degraded' : 'ok', reasons: r.degraded, ...r.details },
+  };
+}
+
 export async function startHttp(opts: { host: string; port: number }, src: HealthSource, log: Logger): Promise<HttpHandle> {
+  const files = src.feed ? dashboardFiles() : new Map<string, StaticFile>();
   const server = createServer((req, res) => {
-    const url = (req.url ?? '/').split('?')[0];
+    const url = (req.url ?? '/').split('?')[0] ?? '/';
     const json = (code: number, body: unknown) => {
       res.writeHead(code, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
     if (url === '/healthz') return json(200, { status: 'alive' });
     if (url === '/readyz') {
-      const r = src.readiness();
-      return json(r.ready ? 200 : 503, {
-        status: !r.ready ? 'not ready' : r.degraded.length ? 'degraded' : 'ok',
-        reasons: r.degraded,
-        ...r.details,
-      });
+      let r: Readiness;
+      try {
+        r = src.readiness();
+      } catch (err) {
+        // Readiness itself failing is a bug, not a reason to restart a bridge that may be buffering.
+        log.error({ err }, 'readiness check failed');
+        r = { ready: true, degraded: [`readiness check failed: ${(err as Error).message}`], details: {} };
+      }
+      const { code, body } = readyzBody(r);
+      return json(code, body);
     }
     if (url === '/metrics') {
       src.metricsText().then(
@@ -47,7 +109,10 @@ export async function startHttp(opts: { host: string; port: number }, src: Healt
       );
       return;
     }
-    json(404, { error: 'not found', try: ['/metrics', '/healthz', '/readyz'] });
+    if (url === '/events' && src.feed) return src.feed.attach(req, res);
+    const file = files.get(url);
+    if (file && (req.method === 'GET' || req.method === 'HEAD')) return sendFile(res, file);
+    json(404, { error: 'not found', try: ['/', '/metrics', '/healthz', '/readyz', '/events'] });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
@@ -58,6 +123,16 @@ export async function startHttp(opts: { host: string; port: number }, src: Healt
   return {
     port: (server.address() as AddressInfo).port,
     server,
-    close: () => new Promise((r) => server.close(() => r())),
+    close: () =>
+      new Promise((r) => {
+        src.feed?.close();
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
+}
+
+function sendFile(res: ServerResponse, file: StaticFile): void {
+  res.writeHead(200, { 'content-type': file.type, 'content-length': file.body.length, 'cache-control': 'no-cache' });
+  res.end(file.body);
 }

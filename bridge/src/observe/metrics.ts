@@ -1,25 +1,47 @@
-// Prometheus metrics. Label sets are small and fixed (transport, reason,
-// result): per-device series are deliberately absent, so 10k devices cost
-// nothing here; per-device detail lives in DeviceRegistry and the dashboard.
+// Prometheus metrics. Aggregate label sets are small and fixed (transport,
+// reason, result, state). Per-device series are capped: at each scrape only the
+// top N devices by readings plus an opt-in list get series, so 10k devices cost
+// at most N + list label values per metric (config `observe.deviceMetrics`).
 import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
+import type { DeviceView } from './devices.ts';
 
 export interface GaugeSources {
   store(): { records: number; bytes: number; oldestAgeMs: number; inFlight: number; dropped: number; expired: number };
   devicesOnline(): number;
+  devicesKnown(): number;
   seqGaps(): number;
   nodeDrops(): number;
-  amqpConnectionsOpen(): number;
+  amqpConnections(): Array<{ state: string; channels: number }>;
   amqpBlocked(): boolean;
+  /** Devices that get per-device series this scrape (already capped). */
+  perDevice(): DeviceView[];
+  /** 0 not ready (503), 1 degraded, 2 ok. */
+  readiness(): number;
 }
+
+/** Every state a ConfirmPool connection reports, so a state that is currently empty still shows 0. */
+const CONNECTION_STATES = ['connecting', 'open', 'closed'] as const;
 
 export class BridgeMetrics {
   readonly registry = new Registry();
   readonly ingressMessages = new Counter({ name: 'edge_ingress_messages_total', help: 'Messages received, by transport', labelNames: ['transport'], registers: [this.registry] });
   readonly ingressBytes = new Counter({ name: 'edge_ingress_bytes_total', help: 'Payload bytes received, by transport', labelNames: ['transport'], registers: [this.registry] });
   readonly readings = new Counter({ name: 'edge_readings_accepted_total', help: 'Readings in accepted batches', registers: [this.registry] });
+  readonly batches = new Counter({ name: 'edge_batches_accepted_total', help: 'Batches durably stored and acknowledged', registers: [this.registry] });
   readonly decodeFailures = new Counter({ name: 'edge_decode_failures_total', help: 'Payloads quarantined, by reason', labelNames: ['reason'], registers: [this.registry] });
   readonly busy = new Counter({ name: 'edge_ingress_busy_total', help: 'Messages not acknowledged because the store was full or closing', labelNames: ['transport'], registers: [this.registry] });
-  readonly published = new Counter({ name: 'edge_amqp_publish_results_total', help: 'Publish outcomes: confirmed, returned (parked), retried (nack or channel loss)', labelNames: ['result'], registers: [this.registry] });
+  readonly published = new Counter({
+    name: 'edge_amqp_publish_results_total',
+    help: 'Publish outcomes: confirmed, nacked (retried), returned (parked), failed (channel loss or broker down, retried)',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  readonly parked = new Counter({
+    name: 'edge_parked_total',
+    help: 'Records taken out of the store without delivery and kept in the quarantine, by reason',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
   readonly confirmLatency = new Histogram({
     name: 'edge_amqp_confirm_latency_seconds',
     help: 'Time from publish to broker confirm',
@@ -46,9 +68,60 @@ export class BridgeMetrics {
     gauge('edge_store_oldest_age_seconds', 'Age of the oldest waiting record', () => src.store().oldestAgeMs / 1000);
     gauge('edge_store_in_flight', 'Records published, awaiting confirm', () => src.store().inFlight);
     gauge('edge_devices_online', 'Devices currently online', () => src.devicesOnline());
-    gauge('edge_seq_gaps', 'Batches missing by seq, over all devices', () => src.seqGaps());
-    gauge('edge_node_reported_drops', 'Batches nodes report having dropped from their outbox', () => src.nodeDrops());
-    gauge('edge_amqp_channels_open', 'Open AMQP confirm channels', () => src.amqpConnectionsOpen());
+    gauge('edge_devices_known', 'Devices the bridge has seen since it started', () => src.devicesKnown());
+    gauge('edge_seq_gaps', 'Batches missing by seq, over all devices, since the bridge started', () => src.seqGaps());
+    gauge('edge_node_reported_drops', 'Batches nodes report having dropped from their outbox (sum of the latest reports)', () => src.nodeDrops());
+    gauge('edge_amqp_channels_open', 'Open AMQP confirm channels', () => src.amqpConnections().reduce((n, c) => n + (c.state === 'open' ? c.channels : 0), 0));
     gauge('edge_amqp_blocked', '1 while RabbitMQ has blocked the connection', () => (src.amqpBlocked() ? 1 : 0));
+    gauge('edge_ready', 'Readiness: 2 ok, 1 degraded (still accepting and buffering), 0 not ready', () => src.readiness());
+    new Gauge({
+      name: 'edge_amqp_connections',
+      help: 'AMQP connections of the pool, by state',
+      labelNames: ['state'],
+      registers: [this.registry],
+      collect() {
+        const counts = new Map<string, number>(CONNECTION_STATES.map((s) => [s, 0]));
+        for (const c of src.amqpConnections()) counts.set(c.state, (counts.get(c.state) ?? 0) + 1);
+        for (const [state, n] of counts) this.set({ state }, n);
+      },
+    });
+
+    // Per-device series: rebuilt from the registry at each scrape, so a device that
+    // leaves the top N loses its series instead of leaking it. Cumulative values are
+    // exposed as counters (reset + inc), which is what rate() expects. One scrape
+    // collects six metrics: pick the devices once and reuse them for a second.
+    let picked: DeviceView[] = [];
+    let pickedAt = -Infinity;
+    const devicesForScrape = () => {
+      const now = performance.now();
+      if (now - pickedAt > 1000) {
+        picked = src.perDevice();
+        pickedAt = now;
+      }
+      return picked;
+    };
+    const deviceCounter = (name: string, help: string, value: (d: DeviceView) => number) =>
+      new Counter({
+        name, help, labelNames: ['device'], registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const d of devicesForScrape()) this.inc({ device: d.device }, value(d));
+        },
+      });
+    const deviceGauge = (name: string, help: string, value: (d: DeviceView) => number) =>
+      new Gauge({
+        name, help, labelNames: ['device'], registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const d of devicesForScrape()) this.set({ device: d.device }, value(d));
+        },
+      });
+    const capped = ' (top devices by readings plus observe.deviceMetrics.devices)';
+    deviceCounter('edge_device_readings_total', `Readings accepted per device${capped}`, (d) => d.readings);
+    deviceCounter('edge_device_batches_total', `Batches accepted per device${capped}`, (d) => d.batches);
+    deviceCounter('edge_device_seq_gaps_total', `Batches missing by seq per device${capped}`, (d) => d.gaps);
+    deviceGauge('edge_device_node_drops', `Outbox drops the node last reported${capped}`, (d) => d.drops);
+    deviceGauge('edge_device_online', `1 while the device is online${capped}`, (d) => (d.online ? 1 : 0));
+    deviceGauge('edge_device_last_seen_timestamp_seconds', `When the device was last heard from${capped}`, (d) => d.lastSeen / 1000);
   }
 }
