@@ -193,7 +193,13 @@ export class Pipeline implements HealthSource {
     return {
       ready: this.storeWritable,
       degraded,
-      details: { store: st, amqp: pool.state(), devicesOnline: this.parts.devices.onlineCount() },
+      details: {
+        store: st,
+        amqp: pool.state(),
+        devicesOnline: this.parts.devices.onlineCount(),
+        // Reported only: a queue without consumers is the consumers' problem, not a reason to restart the bridge.
+        queueHealth: this.parts.queueHealth?.report() ?? { enabled: false },
+      },
     };
   }
 
@@ -364,7 +370,8 @@ export function createPipeline(config: BridgeConfig, log: Logger, seams: { store
       }))
       .addSource('store', () => store.stats())
       .addSource('amqp', () => pool.state())
-      .addSource('devices', () => table.rows());
+      .addSource('devices', () => table.rows())
+      .addSource('queues', () => queueHealth?.report() ?? { enabled: false });
   }
   return pipeline;
 }

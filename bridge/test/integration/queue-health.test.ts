@@ -3,7 +3,7 @@
 // and against an unreachable URL and wrong credentials, where the bridge carries on.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { Writable } from 'node:stream';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import amqp, { type ChannelModel, type ConfirmChannel, type Channel } from 'amqplib';
@@ -13,6 +13,8 @@ import { declareTopology, deleteTopology, type Topology } from '../../src/egress
 import { QueueHealth, DEFAULT_THRESHOLDS, type QueueHealthOptions, type QueueHealthReport } from '../../src/observe/queue-health.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { createPipeline, topologyFromConfig } from '../../src/pipeline.ts';
+import { startHttp } from '../../src/observe/http.ts';
+import { launchChromium } from '../helpers/chromium.ts';
 import { uniquePrefix, waitFor } from '../helpers/unique.ts';
 import { freePort } from '../helpers/ports.ts';
 
@@ -235,7 +237,84 @@ describe('QueueHealth when the API is not there', () => {
       await waitFor(() => pipeline.parts.forwarder.counts.confirmed === 1, { what: 'record forwarded' });
       expect(pipeline.readiness().ready).toBe(true);
       expect(await pipeline.metricsText()).toContain('edge_queue_health_up 0');
+      const http = await startHttp({ host: '127.0.0.1', port: 0 }, pipeline, pino({ level: 'silent' }));
+      try {
+        const res = await fetch(`http://127.0.0.1:${http.port}/readyz`);
+        expect(res.status).toBe(200);
+        const body = (await res.json()) as { queueHealth: { reachable: boolean; level: string; error: string } };
+        expect(body.queueHealth).toMatchObject({ reachable: false, level: 'unknown', error: `management API unreachable at http://127.0.0.1:${port}: ECONNREFUSED` });
+      } finally {
+        await http.close();
+      }
     } finally {
+      await pipeline.stop();
+    }
+  });
+});
+
+describe('queue health on /readyz and the dashboard', () => {
+  it('a queue 90 % full with no consumers is critical on /readyz (still 200) and in the dashboard panel', async () => {
+    const p = uniquePrefix('qhdash');
+    const dir = mkdtempSync(join(tmpdir(), 'edge-qhdash-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const config = loadConfig({
+      overrides: [
+        'mqtt.mode=off',
+        `amqp.urls=${AMQP}`,
+        `amqp.topology.exchange=${p}.tele`,
+        `amqp.topology.alternateExchange=${p}.ae`,
+        `amqp.topology.unroutableQueue=${p}.unroutable`,
+        `amqp.topology.deadLetterExchange=${p}.dlx`,
+        `amqp.topology.deadLetterQueue=${p}.dlq`,
+        `amqp.topology.queues=[{"name":"${p}.all","bindings":["#"],"maxLength":10}]`,
+        `store.dir=${join(dir, 'store')}`,
+        `quarantine.dir=${join(dir, 'quarantine')}`,
+        'queueHealth.intervalMs=500',
+        'observe.dashboard.intervalMs=250',
+      ],
+    });
+    const pipeline = createPipeline(config, pino({ level: 'silent' }));
+    cleanups.push(() => deleteTopology(ch, topologyFromConfig(config)));
+    await pipeline.start();
+    const http = await startHttp({ host: '127.0.0.1', port: 0 }, pipeline, pino({ level: 'silent' }));
+    const { context, profile } = await launchChromium();
+    try {
+      await publishN(`${p}.tele`, 'factory.x', 9);
+      const base = `http://127.0.0.1:${http.port}`;
+      type Ready = { queueHealth: { level: string; queues: Array<{ name: string; messages: number; consumers: number; signals: { depth: { level: string } } }> } };
+      const ready = await waitFor(
+        async () => {
+          const res = await fetch(`${base}/readyz`);
+          expect(res.status).toBe(200);
+          const body = (await res.json()) as Ready;
+          return body.queueHealth.queues?.[0]?.messages === 9 ? body : undefined;
+        },
+        { timeoutMs: 40_000, intervalMs: 500, what: '/readyz to show the queue at 9 messages' },
+      );
+      expect(ready.queueHealth.level).toBe('critical');
+      expect(ready.queueHealth.queues[0]).toMatchObject({ name: `${p}.all`, consumers: 0, signals: { depth: { level: 'critical' } } });
+
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`${base}/`);
+      const row = page.locator(`#panel-queues tr[data-queue="${p}.all"]`);
+      await row.waitFor({ state: 'visible', timeout: 15_000 });
+      await waitFor(async () => (await row.locator('td.messages').innerText()) === '9', { what: 'depth 9 in the panel' });
+      expect(await row.locator('td.fill').innerText()).toBe('90.0 %');
+      expect(await row.locator('td.fill').getAttribute('class')).toContain('level-critical');
+      expect(await row.locator('td.consumers').getAttribute('class')).toContain('level-critical');
+      expect(await row.locator('td.level').innerText()).toBe('critical');
+      expect(await page.locator('[data-testid=queues-summary]').innerText()).toMatch(/^CRITICAL · 1 queue · checked /);
+      expect(await page.locator('[data-testid=dead-letter]').innerText()).toContain(`dead-letter exchange ${p}.dlx`);
+      // Kept for a human to look at, like the dashboard test's screenshot.
+      mkdirSync(join(process.cwd(), '.vitest-artifacts'), { recursive: true });
+      await page.locator('#panel-queues').screenshot({ path: join(process.cwd(), '.vitest-artifacts', 'queue-health-panel.png') });
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+      await http.close();
       await pipeline.stop();
     }
   });

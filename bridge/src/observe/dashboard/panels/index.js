@@ -9,5 +9,6 @@ import throughput from './throughput.js';
 import backlog from './backlog.js';
 import connections from './connections.js';
 import devices from './devices.js';
+import queues from './queues.js';
 
-export const panels = [overview, throughput, backlog, connections, devices];
+export const panels = [overview, throughput, backlog, connections, queues, devices];
