@@ -176,6 +176,7 @@ program
   .requiredOption('--rate <r>', 'readings per second per device')
   .requiredOption('--batch <n>', 'readings per batch (one batch = one message)')
   .requiredOption('--msg-size <size>', 'bytes per message, e.g. 300, 1KB, 4KiB')
+  .option('--parts <n>', 'messages per batch when a routing rule splits it (split: sensor -> sensors per batch)', '1')
   .requiredOption('--backlog-seconds <s>', 'seconds of backlog a queue must hold')
   .requiredOption('--handler-ms <ms>', 'consumer handling time per message')
   .option('--outage <duration>', 'uplink outage the local store must ride out, e.g. 3600, 30m, 2h')
@@ -195,6 +196,7 @@ program
         devices: num('devices', o.devices),
         readingsPerSecond: num('rate', o.rate),
         batchSize: num('batch', o.batch),
+        messagesPerBatch: num('parts', o.parts),
         messageBytes: parseSize(String(o.msgSize)),
         backlogSeconds: parseDuration(String(o.backlogSeconds)),
         handlerMs: num('handler-ms', o.handlerMs),

@@ -10,6 +10,8 @@ export interface PlanInput {
   readingsPerSecond: number;
   /** Readings per batch (one batch = one AMQP message unless a routing rule splits it). */
   batchSize: number;
+  /** AMQP messages per batch: 1, or the parts a routing rule with split: sensor|reading makes. Default 1. */
+  messagesPerBatch?: number;
   /** Bytes per AMQP message body. */
   messageBytes: number;
   /** Seconds of backlog a queue must be able to hold. */
@@ -48,7 +50,7 @@ export interface Plan {
   warnings: string[];
 }
 
-export const PLAN_DEFAULTS = { rttMs: 10, utilization: 0.7, recordOverheadBytes: 200, storeMaxBytes: 1024 ** 3 } as const;
+export const PLAN_DEFAULTS = { messagesPerBatch: 1, rttMs: 10, utilization: 0.7, recordOverheadBytes: 200, storeMaxBytes: 1024 ** 3 } as const;
 /** The queue-health warning threshold for unacked messages (docs/downstream.md). */
 const UNACKED_WARNING = 1000;
 
@@ -62,6 +64,7 @@ export function plan(input: PlanInput): Plan {
   positive('devices', i.devices, true);
   positive('rate', i.readingsPerSecond);
   positive('batch', i.batchSize, true);
+  positive('parts', i.messagesPerBatch, true);
   positive('msg-size', i.messageBytes);
   nonNegative('backlog-seconds', i.backlogSeconds);
   positive('handler-ms', i.handlerMs);
@@ -71,12 +74,15 @@ export function plan(input: PlanInput): Plan {
   if (i.outageSeconds !== undefined) nonNegative('outage', i.outageSeconds);
 
   const warnings: string[] = [];
-  const lambda = (i.devices * i.readingsPerSecond) / i.batchSize;
+  const lambda = ((i.devices * i.readingsPerSecond) / i.batchSize) * i.messagesPerBatch;
   const messagesPerSecond: Figure = {
     name: 'messages/s',
     value: lambda,
     unit: 'msg/s',
-    formula: `λ = devices × rate / batch = ${n(i.devices)} × ${n(i.readingsPerSecond)} / ${n(i.batchSize)} = ${n(lambda)} msg/s`,
+    formula:
+      i.messagesPerBatch === 1
+        ? `λ = devices × rate / batch = ${n(i.devices)} × ${n(i.readingsPerSecond)} / ${n(i.batchSize)} = ${n(lambda)} msg/s`
+        : `λ = devices × rate / batch × parts = ${n(i.devices)} × ${n(i.readingsPerSecond)} / ${n(i.batchSize)} × ${n(i.messagesPerBatch)} = ${n(lambda)} msg/s`,
   };
 
   const mem = lambda * i.backlogSeconds * i.messageBytes;

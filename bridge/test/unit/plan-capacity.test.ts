@@ -60,6 +60,14 @@ describe('plan', () => {
     expect(p.warnings.some((w) => w.includes('1430 unacked'))).toBe(true);
   });
 
+  it('a split routing rule multiplies the messages: 2 sensors per batch -> 1000 msg/s, 10 MB of backlog', () => {
+    const p = plan({ ...seeds, messagesPerBatch: 2 });
+    expect(p.messagesPerSecond.value).toBe(1000);
+    expect(p.messagesPerSecond.formula).toBe('λ = devices × rate / batch × parts = 1000 × 8 / 16 × 2 = 1000 msg/s');
+    expect(p.queueMemoryBytes.value).toBe(10_000_000);
+    expect(() => plan({ ...seeds, messagesPerBatch: 0 })).toThrow(/parts/);
+  });
+
   it('names the bad input', () => {
     expect(() => plan({ ...seeds, devices: 0 })).toThrow(PlanInputError);
     expect(() => plan({ ...seeds, devices: 1.5 })).toThrow(/devices: expected a whole number > 0, got 1.5/);
