@@ -52,7 +52,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  await ch?.deleteExchange(exchange).catch(() => {});
+  // A fresh channel: a failed test may have left `ch` closed by a channel error.
+  const cleanup = await conn?.createChannel().catch(() => undefined);
+  await cleanup?.deleteExchange(exchange).catch(() => {});
   await conn?.close();
   rmSync(dir, { recursive: true, force: true });
 });

@@ -52,7 +52,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const t of topologies) await deleteTopology(ch, t).catch(() => {});
+  // A fresh channel: a failed test may have left `ch` closed by a channel error.
+  const cleanup = await conn?.createChannel().catch(() => undefined);
+  for (const t of topologies) if (cleanup) await deleteTopology(cleanup, t).catch(() => {});
   await conn?.close();
 });
 

@@ -52,6 +52,14 @@ async function publishN(exchange: string, key: string, n: number): Promise<void>
   await ch.waitForConfirms();
 }
 
+/** Deletes on a fresh channel: a failed test may have left `ch` closed by a channel error. */
+async function dropTopology(t: Topology): Promise<void> {
+  const c = await conn.createChannel();
+  c.on('error', () => {});
+  await deleteTopology(c, t);
+  await c.close();
+}
+
 /** A consumer on its own channel that never acks (prefetch unlimited). */
 async function holdConsumer(queue: string): Promise<Channel> {
   const c = await conn.createChannel();
@@ -88,7 +96,7 @@ describe('QueueHealth on the shared node', () => {
       ],
     };
     await declareTopology(ch, t);
-    cleanups.push(() => deleteTopology(ch, t));
+    cleanups.push(() => dropTopology(t));
     const q = (s: string) => `${p}.${s}`;
     await publishN(t.exchange.name, 'low', 2); // 20 %: ok
     await publishN(t.exchange.name, 'half', 6); // 60 %: warning (> 50 %)
@@ -154,7 +162,7 @@ describe('QueueHealth on the shared node', () => {
       queues: [{ name: `${p}.sink`, bindings: ['#'], deadLetter: true }],
     };
     await declareTopology(ch, t);
-    cleanups.push(() => deleteTopology(ch, t));
+    cleanups.push(() => dropTopology(t));
     const health = new QueueHealth(options(t));
     const first = await health.poll();
     expect(first.deadLetter).toMatchObject({ ratio: null, rate: null, queues: [`${p}.dlq`] });
@@ -226,7 +234,7 @@ describe('QueueHealth when the API is not there', () => {
       ],
     });
     const pipeline = createPipeline(config, pino({ level: 'silent' }));
-    cleanups.push(() => deleteTopology(ch, topologyFromConfig(config)));
+    cleanups.push(() => dropTopology(topologyFromConfig(config)));
     await pipeline.start();
     try {
       await waitFor(() => pipeline.parts.queueHealth!.report().checkedAt !== null, { what: 'first poll' });
@@ -274,7 +282,7 @@ describe('queue health on /readyz and the dashboard', () => {
       ],
     });
     const pipeline = createPipeline(config, pino({ level: 'silent' }));
-    cleanups.push(() => deleteTopology(ch, topologyFromConfig(config)));
+    cleanups.push(() => dropTopology(topologyFromConfig(config)));
     await pipeline.start();
     const http = await startHttp({ host: '127.0.0.1', port: 0 }, pipeline, pino({ level: 'silent' }));
     const { context, profile } = await launchChromium();
