@@ -8,6 +8,7 @@ import { verifyStore, inspectStore } from './store/index.ts';
 import { createPipeline, bindingsOf } from './pipeline.ts';
 import { ConsoleStatus } from './observe/console-status.ts';
 import { startHttp } from './observe/http.ts';
+import { ConfigErrorHealth, httpAddressOf } from './observe/config-error-health.ts';
 import { startTail, TailError } from './consumer/tail.ts';
 import { plan, formatPlan, parseSize, parseDuration, PlanInputError } from './plan/capacity.ts';
 
@@ -41,7 +42,13 @@ configOptions(program.command('start'))
   .option('--demo', 'embedded defaults on port 1884 plus built-in virtual nodes, human-readable status')
   .option('--nodes <n>', 'virtual nodes to run with --demo', '3')
   .action(async (opts: { config?: string; set: string[]; demo?: boolean; nodes: string }) => {
-    const config = load(opts, opts.demo ? DEMO_DEFAULTS : []);
+    let config: BridgeConfig;
+    try {
+      config = loadConfig({ file: opts.config, env: process.env, overrides: [...(opts.demo ? DEMO_DEFAULTS : []), ...opts.set] });
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      return waitWithInvalidConfig(err);
+    }
     const log = pino({ level: opts.demo ? 'warn' : config.log.level });
     const pipeline = createPipeline(config, log);
     try {
@@ -213,6 +220,25 @@ program
       process.exitCode = 2;
     }
   });
+
+/**
+ * `start` with an invalid config: say so on stderr and stay up serving /healthz
+ * (200) and /readyz (503, with the problems) until stopped, then exit 2. A
+ * supervisor sees why instead of restarting into the same error.
+ */
+async function waitWithInvalidConfig(err: ConfigError): Promise<void> {
+  process.stderr.write(`${err.message}\n`);
+  const addr = httpAddressOf(err.raw);
+  const log = pino({ level: 'warn' });
+  const http = await startHttp(addr, new ConfigErrorHealth(err.problems), log).catch((e: Error) => {
+    process.stderr.write(`edge-bridge: cannot serve /readyz either: ${e.message}\n`);
+    process.exit(2);
+  });
+  process.stderr.write(`edge-bridge: not started; /readyz on http://${addr.host}:${http.port}/readyz answers 503 until the config is fixed and the bridge restarted\n`);
+  const stop = () => void http.close().then(() => process.exit(2));
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
 
 function redact(url: string): string {
   return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');

@@ -11,7 +11,11 @@ export const ENV_PREFIX = 'EDGE_BRIDGE__';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
-  constructor(readonly problems: string[]) {
+  /** `raw`: the merged file/env/flags before validation, so `start` can still find its HTTP address. */
+  constructor(
+    readonly problems: string[],
+    readonly raw: unknown = undefined,
+  ) {
     super(`invalid config (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  ${problems.join('\n  ')}`);
   }
 }
@@ -58,7 +62,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): BridgeConfig {
   if (!result.success) {
     for (const issue of result.error.issues) problems.push(...describeIssue(issue, raw, sources));
   }
-  if (problems.length > 0 || !result.success) throw new ConfigError(problems);
+  if (problems.length > 0 || !result.success) throw new ConfigError(problems, raw);
   return result.data;
 }
 

@@ -88,34 +88,40 @@ export class BridgeMetrics {
 
     // Per-device series: rebuilt from the registry at each scrape, so a device that
     // leaves the top N loses its series instead of leaking it. Cumulative values are
-    // exposed as counters (reset + inc), which is what rate() expects. One scrape
-    // collects six metrics: pick the devices once and reuse them for a second.
+    // exposed as counters (reset + inc), which is what rate() expects. A scrape
+    // collects metrics in registration order, so the first per-device metric picks
+    // the devices and the other five reuse the pick.
     let picked: DeviceView[] = [];
-    let pickedAt = -Infinity;
-    const devicesForScrape = () => {
-      const now = performance.now();
-      if (now - pickedAt > 1000) {
-        picked = src.perDevice();
-        pickedAt = now;
-      }
+    let first = true;
+    const devicesForScrape = (picker: boolean) => {
+      if (picker) picked = src.perDevice();
       return picked;
     };
-    const deviceCounter = (name: string, help: string, value: (d: DeviceView) => number) =>
-      new Counter({
+    const isPicker = () => {
+      const p = first;
+      first = false;
+      return p;
+    };
+    const deviceCounter = (name: string, help: string, value: (d: DeviceView) => number) => {
+      const picker = isPicker();
+      return new Counter({
         name, help, labelNames: ['device'], registers: [this.registry],
         collect() {
           this.reset();
-          for (const d of devicesForScrape()) this.inc({ device: d.device }, value(d));
+          for (const d of devicesForScrape(picker)) this.inc({ device: d.device }, value(d));
         },
       });
-    const deviceGauge = (name: string, help: string, value: (d: DeviceView) => number) =>
-      new Gauge({
+    };
+    const deviceGauge = (name: string, help: string, value: (d: DeviceView) => number) => {
+      const picker = isPicker();
+      return new Gauge({
         name, help, labelNames: ['device'], registers: [this.registry],
         collect() {
           this.reset();
-          for (const d of devicesForScrape()) this.set({ device: d.device }, value(d));
+          for (const d of devicesForScrape(picker)) this.set({ device: d.device }, value(d));
         },
       });
+    };
     const capped = ' (top devices by readings plus observe.deviceMetrics.devices)';
     deviceCounter('edge_device_readings_total', `Readings accepted per device${capped}`, (d) => d.readings);
     deviceCounter('edge_device_batches_total', `Batches accepted per device${capped}`, (d) => d.batches);

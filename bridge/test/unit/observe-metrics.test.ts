@@ -1,0 +1,178 @@
+// Metrics: per-device series stay capped with 10k devices, and every PromQL
+// expression in the shipped Grafana dashboard names a metric the bridge exports.
+import { describe, it, expect } from 'vitest';
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { DeviceRegistry } from '../../src/observe/devices.ts';
+import { BridgeMetrics, type GaugeSources } from '../../src/observe/metrics.ts';
+import { loadConfig } from '../../src/config/index.ts';
+import { createPipeline } from '../../src/pipeline.ts';
+
+function metricsFor(devices: DeviceRegistry, top: number, optIn: string[] = []): BridgeMetrics {
+  const src: GaugeSources = {
+    store: () => ({ records: 0, bytes: 0, oldestAgeMs: 0, inFlight: 0, dropped: 0, expired: 0 }),
+    devicesOnline: () => devices.onlineCount(),
+    devicesKnown: () => devices.size,
+    seqGaps: () => devices.gapsTotal,
+    nodeDrops: () => devices.dropsTotal(),
+    amqpConnections: () => [{ state: 'open', channels: 2 }, { state: 'connecting', channels: 0 }],
+    amqpBlocked: () => false,
+    perDevice: () => devices.topByTraffic(top, optIn),
+    readiness: () => 1,
+  };
+  return new BridgeMetrics(src);
+}
+
+/** device label values per metric name, from the exposition text. */
+function deviceSeries(text: string): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const line of text.split('\n')) {
+    const m = /^(\w+)\{[^}]*device="([^"]+)"/.exec(line);
+    if (!m) continue;
+    if (!out.has(m[1]!)) out.set(m[1]!, new Set());
+    out.get(m[1]!)!.add(m[2]!);
+  }
+  return out;
+}
+
+const PER_DEVICE = [
+  'edge_device_readings_total',
+  'edge_device_batches_total',
+  'edge_device_seq_gaps_total',
+  'edge_device_node_drops',
+  'edge_device_online',
+  'edge_device_last_seen_timestamp_seconds',
+];
+
+describe('per-device metrics are capped', () => {
+  it('10k devices: only the top N by readings plus the opt-in list get series, with the right values', async () => {
+    const devices = new DeviceRegistry();
+    // Device i sends (i % 97) + 1 batches of 3 readings; the busiest are those with i % 97 == 96.
+    for (let i = 0; i < 10_000; i++) {
+      const id = `node-${String(i).padStart(5, '0')}`;
+      const batches = (i % 97) + 1;
+      for (let seq = 0; seq < batches; seq++) devices.onBatch(id, 1, seq === batches - 1 && i % 2 ? seq + 2 : seq, 3, 1_700_000_000_000 + i);
+    }
+    devices.onStatus('node-00000', { online: true, drop: 9 });
+    const metrics = metricsFor(devices, 20, ['node-00000', 'never-seen']);
+    const text = await metrics.registry.metrics();
+    const series = deviceSeries(text);
+    expect([...series.keys()].sort()).toEqual([...PER_DEVICE].sort());
+    const expected = new Set(devices.topByTraffic(20).map((d) => d.device));
+    expect(expected.size).toBe(20);
+    // Every top device has readings 97 * 3: the maximum.
+    for (const d of expected) expect(devices.view(d)!.readings).toBe(97 * 3);
+    expected.add('node-00000'); // opt-in, low traffic; 'never-seen' has no data and gets no series
+    for (const name of PER_DEVICE) expect(series.get(name), name).toEqual(expected);
+    expect(text).toContain('edge_device_readings_total{device="node-00000"} 3\n');
+    expect(text).toContain('edge_device_node_drops{device="node-00000"} 9\n');
+    expect(text).toMatch(/edge_devices_known 10000\n/);
+    // Whole exposition stays small: well under what 10k label sets would take.
+    expect(text.split('\n').filter((l) => l.includes('device="')).length).toBe(PER_DEVICE.length * 21);
+  });
+
+  it('a device that leaves the top N loses its series at the next scrape (no leak)', async () => {
+    const devices = new DeviceRegistry();
+    devices.onBatch('a', 1, 0, 10);
+    devices.onBatch('b', 1, 0, 5);
+    const metrics = metricsFor(devices, 1);
+    expect(deviceSeries(await metrics.registry.metrics()).get('edge_device_readings_total')).toEqual(new Set(['a']));
+    devices.onBatch('b', 1, 1, 50);
+    const after = deviceSeries(await metrics.registry.metrics());
+    for (const name of PER_DEVICE) expect(after.get(name), name).toEqual(new Set(['b']));
+  });
+
+  it('top 0 and an empty list turn per-device series off', async () => {
+    const devices = new DeviceRegistry();
+    for (let i = 0; i < 100; i++) devices.onBatch(`n${i}`, 1, 0, 1);
+    const text = await metricsFor(devices, 0).registry.metrics();
+    expect(deviceSeries(text).size).toBe(0);
+    expect(text).toContain('edge_amqp_connections{state="open"} 1');
+    expect(text).toContain('edge_amqp_connections{state="closed"} 0');
+    expect(text).toContain('edge_amqp_channels_open 2');
+  });
+});
+
+// --- Grafana dashboard -> exported metric names ---------------------------------
+
+const PROMQL_WORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset', 'inf', 'nan']);
+
+/** Metric names referenced by a PromQL expression (label matchers, ranges, grouping lists and functions removed). */
+export function metricNamesIn(expr: string): string[] {
+  const stripped = expr
+    .replace(/"(?:[^"\\]|\\.)*"/g, '""') // string literals
+    .replace(/\{[^}]*\}/g, ' ') // label matchers
+    .replace(/\[[^\]]*\]/g, ' ') // range selectors
+    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' '); // label lists
+  const names: string[] = [];
+  const re = /[a-zA-Z_:][a-zA-Z0-9_:]*/g;
+  for (let m = re.exec(stripped); m; m = re.exec(stripped)) {
+    const word = m[0];
+    const next = stripped.slice(m.index + word.length).trimStart();
+    if (next.startsWith('(')) continue; // a function call
+    if (PROMQL_WORDS.has(word.toLowerCase())) continue;
+    if (/^\d/.test(stripped.slice(m.index - 1, m.index))) continue; // e.g. the "e" of 1e3
+    names.push(word);
+  }
+  return names;
+}
+
+interface GrafanaPanel {
+  title?: string;
+  targets?: Array<{ expr?: string }>;
+  panels?: GrafanaPanel[];
+}
+
+describe('Grafana dashboard deploy/grafana/edge-bridge.json', () => {
+  it('the name extractor finds metric names and ignores functions, labels and keywords', () => {
+    expect(metricNamesIn('histogram_quantile(0.95, sum by (le) (rate(edge_x_bucket{instance=~"$i"}[5m])))')).toEqual(['edge_x_bucket']);
+    expect(metricNamesIn('time() - max by (device) (edge_a{device="b"}) / on(instance) group_left edge_b')).toEqual(['edge_a', 'edge_b']);
+    expect(metricNamesIn('topk(10, edge_bogus_metric) > 1e3')).toEqual(['edge_bogus_metric']);
+  });
+
+  it('every PromQL expression references only metrics the bridge exports', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edge-grafana-'));
+    try {
+      const config = loadConfig({ env: {}, overrides: [`store.dir=${join(dir, 'store')}`, `quarantine.dir=${join(dir, 'q')}`] });
+      const pipeline = createPipeline(config, pino({ level: 'silent' }));
+      const exported = new Set<string>();
+      for (const m of await pipeline.parts.metrics.registry.getMetricsAsJSON()) {
+        exported.add(m.name);
+        if (String(m.type) === 'histogram') for (const s of ['_bucket', '_sum', '_count']) exported.add(m.name + s);
+        if (String(m.type) === 'summary') for (const s of ['_sum', '_count']) exported.add(m.name + s);
+      }
+      const dash = JSON.parse(readFileSync(join(import.meta.dirname, '../../../deploy/grafana/edge-bridge.json'), 'utf8')) as { panels: GrafanaPanel[]; templating: { list: Array<{ definition?: string }> } };
+      const exprs: Array<{ where: string; expr: string }> = [];
+      const walk = (panels: GrafanaPanel[]) => {
+        for (const p of panels) {
+          for (const t of p.targets ?? []) if (t.expr) exprs.push({ where: p.title ?? '?', expr: t.expr });
+          walk(p.panels ?? []);
+        }
+      };
+      walk(dash.panels);
+      for (const v of dash.templating.list) {
+        const m = v.definition && /label_values\((\w+)/.exec(v.definition);
+        if (m) exprs.push({ where: 'templating', expr: m[1]! });
+      }
+      expect(exprs.length).toBeGreaterThan(30);
+      const unknown: string[] = [];
+      for (const { where, expr } of exprs) {
+        const names = metricNamesIn(expr);
+        if (names.length === 0) unknown.push(`${where}: no metric in ${expr}`);
+        for (const n of names) if (!exported.has(n)) unknown.push(`${where}: ${n} (in ${expr})`);
+      }
+      expect(unknown).toEqual([]);
+      // Every metric the issue asks for is on the dashboard.
+      const used = new Set(exprs.flatMap((e) => metricNamesIn(e.expr)));
+      for (const name of [
+        'edge_ingress_messages_total', 'edge_ingress_bytes_total', 'edge_decode_failures_total', 'edge_store_records', 'edge_store_bytes',
+        'edge_store_oldest_age_seconds', 'edge_amqp_confirm_latency_seconds_bucket', 'edge_amqp_publish_results_total', 'edge_parked_total',
+        'edge_amqp_reconnects_total', 'edge_devices_online', 'edge_seq_gaps', 'edge_node_reported_drops', 'edge_device_readings_total',
+      ]) expect(used.has(name), name).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
