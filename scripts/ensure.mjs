@@ -166,6 +166,8 @@ const checks = [
   { what: 'libFuzzer runtime (libclang_rt.fuzzer)', pkg: clangRtPackage, ok: fuzzerRuntime },
   { what: 'valgrind', pkg: 'valgrind', ok: () => !!which('valgrind') },
   { what: 'libmosquitto headers (mosquitto.h)', pkg: 'libmosquitto-dev', ok: mosquittoHeader },
+  { what: 'systemd-analyze (verifies the systemd unit)', pkg: 'systemd', ok: () => !!which('systemd-analyze') },
+  { what: 'chromium (dashboard tests)', pkg: 'chromium', ok: () => existsSync('/usr/bin/chromium') },
 ];
 
 if (process.env.EDGE_SKIP_SYSTEM_CHECK === '1') {
