@@ -20,7 +20,7 @@ export interface GaugeSources {
 }
 
 /** Every state a ConfirmPool connection reports, so a state that is currently empty still shows 0. */
-const CONNECTION_STATES = ['connecting', 'open', 'closed'] as const;
+const CONNECTION_STATES = ['connecting', 'open', 'blocked', 'closed'] as const;
 
 export class BridgeMetrics {
   readonly registry = new Registry();
@@ -71,7 +71,7 @@ export class BridgeMetrics {
     gauge('edge_devices_known', 'Devices the bridge has seen since it started', () => src.devicesKnown());
     gauge('edge_seq_gaps', 'Batches missing by seq, over all devices, since the bridge started', () => src.seqGaps());
     gauge('edge_node_reported_drops', 'Batches nodes report having dropped from their outbox (sum of the latest reports)', () => src.nodeDrops());
-    gauge('edge_amqp_channels_open', 'Open AMQP confirm channels', () => src.amqpConnections().reduce((n, c) => n + (c.state === 'open' ? c.channels : 0), 0));
+    gauge('edge_amqp_channels_open', 'Open AMQP confirm channels', () => src.amqpConnections().reduce((n, c) => n + (c.state === 'open' || c.state === 'blocked' ? c.channels : 0), 0));
     gauge('edge_amqp_blocked', '1 while RabbitMQ has blocked the connection', () => (src.amqpBlocked() ? 1 : 0));
     gauge('edge_ready', 'Readiness: 2 ok, 1 degraded (still accepting and buffering), 0 not ready', () => src.readiness());
     new Gauge({
