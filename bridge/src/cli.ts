@@ -73,7 +73,7 @@ configOptions(program.command('start'))
         nodes.push(node);
       }
       const status = new ConsoleStatus();
-      const where = http ? ` metrics http://${config.http.host}:${http.port}/metrics` : '';
+      const where = http ? ` dashboard http://${config.http.host}:${http.port}/ metrics http://${config.http.host}:${http.port}/metrics` : '';
       process.stdout.write(`[edge-bridge] MQTT on 127.0.0.1:${port}, RabbitMQ ${config.amqp.urls.map(redact).join(', ')}, exchange '${config.amqp.topology.exchange}';${where}\n`);
       statusTimer = setInterval(() => process.stdout.write(status.line(pipeline.snapshot()) + '\n'), 2000);
     }
