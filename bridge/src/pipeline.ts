@@ -271,6 +271,7 @@ export function createPipeline(config: BridgeConfig, log: Logger, seams: { store
     amqpConnections: () => pool.state().connections,
     amqpBlocked: () => pool.blocked,
     perDevice: () => devices.topByTraffic(config.observe.deviceMetrics.top, config.observe.deviceMetrics.devices),
+    serialPorts: () => ingresses.flatMap((i) => (i instanceof SerialIngress ? i.stats.ports : [])),
     readiness: () => {
       const r = pipeline.readiness();
       return !r.ready ? 0 : r.degraded.length ? 1 : 2;

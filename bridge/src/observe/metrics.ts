@@ -17,6 +17,16 @@ export interface GaugeSources {
   perDevice(): DeviceView[];
   /** 0 not ready (503), 1 degraded, 2 ok. */
   readiness(): number;
+  /** Serial ports' own counters (framing errors never reach the payload decoder). */
+  serialPorts?(): SerialPortCounters[];
+}
+
+/** What metrics need of a serial port's stats (ingress/serial-link.ts SerialPortStats). */
+export interface SerialPortCounters {
+  port: string;
+  open: boolean;
+  reopens: number;
+  errors: Record<string, number>;
 }
 
 /** Every state a ConfirmPool connection reports, so a state that is currently empty still shows 0. */
@@ -83,6 +93,39 @@ export class BridgeMetrics {
         const counts = new Map<string, number>(CONNECTION_STATES.map((s) => [s, 0]));
         for (const c of src.amqpConnections()) counts.set(c.state, (counts.get(c.state) ?? 0) + 1);
         for (const [state, n] of counts) this.set({ state }, n);
+      },
+    });
+
+    // Serial: one series per configured port (a handful), framing errors per kind.
+    const serial = () => src.serialPorts?.() ?? [];
+    new Counter({
+      name: 'edge_serial_frame_errors_total',
+      help: 'Serial frames dropped before payload decoding (COBS, CRC, length, version), by port and kind',
+      labelNames: ['port', 'kind'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const p of serial()) for (const [kind, n] of Object.entries(p.errors)) this.inc({ port: p.port, kind }, n);
+      },
+    });
+    new Counter({
+      name: 'edge_serial_reopens_total',
+      help: 'Times a serial port came back after it was lost',
+      labelNames: ['port'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const p of serial()) this.inc({ port: p.port }, p.reopens);
+      },
+    });
+    new Gauge({
+      name: 'edge_serial_port_open',
+      help: '1 while the serial port is open',
+      labelNames: ['port'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const p of serial()) this.set({ port: p.port }, p.open ? 1 : 0);
       },
     });
 

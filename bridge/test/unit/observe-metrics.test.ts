@@ -84,6 +84,23 @@ describe('per-device metrics are capped', () => {
     for (const name of PER_DEVICE) expect(after.get(name), name).toEqual(new Set(['b']));
   });
 
+  it('serial framing errors per port and kind, reopens and open state', async () => {
+    const devices = new DeviceRegistry();
+    const base = metricsFor(devices, 0);
+    expect(await base.registry.metrics()).not.toMatch(/^edge_serial_frame_errors_total\{/m);
+    const src: GaugeSources = {
+      store: () => ({ records: 0, bytes: 0, oldestAgeMs: 0, inFlight: 0, dropped: 0, expired: 0 }),
+      devicesOnline: () => 0, devicesKnown: () => 0, seqGaps: () => 0, nodeDrops: () => 0,
+      amqpConnections: () => [], amqpBlocked: () => false, perDevice: () => [], readiness: () => 2,
+      serialPorts: () => [{ port: '/dev/ttyUSB0', open: false, reopens: 3, errors: { bad_crc: 4, cobs: 0 } }],
+    };
+    const text = await new BridgeMetrics(src).registry.metrics();
+    expect(text).toContain('edge_serial_frame_errors_total{port="/dev/ttyUSB0",kind="bad_crc"} 4');
+    expect(text).toContain('edge_serial_frame_errors_total{port="/dev/ttyUSB0",kind="cobs"} 0');
+    expect(text).toContain('edge_serial_reopens_total{port="/dev/ttyUSB0"} 3');
+    expect(text).toContain('edge_serial_port_open{port="/dev/ttyUSB0"} 0');
+  });
+
   it('top 0 and an empty list turn per-device series off', async () => {
     const devices = new DeviceRegistry();
     for (let i = 0; i < 100; i++) devices.onBatch(`n${i}`, 1, 0, 1);
