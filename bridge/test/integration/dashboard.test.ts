@@ -16,6 +16,8 @@ import { createPipeline, type Pipeline } from '../../src/pipeline.ts';
 import { startHttp, type HttpHandle } from '../../src/observe/http.ts';
 import { uniquePrefix, waitFor } from '../helpers/unique.ts';
 import { launchChromium } from '../helpers/chromium.ts';
+import { freePort } from '../helpers/ports.ts';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
 
 const AMQP = 'amqp://guest:guest@127.0.0.1:5672';
 const ARTIFACTS = join(process.cwd(), '.vitest-artifacts');
@@ -39,15 +41,19 @@ describe('live dashboard in Chromium', () => {
   let client: MqttClient;
   let conn: ChannelModel;
   let ch: Channel;
+  let proxy: TcpProxy;
 
   beforeAll(async () => {
+    // RabbitMQ through a proxy, so one test can cut the link without touching the shared broker.
+    proxy = await startTcpProxy({ targetPort: 5672 });
     const file = join(dir, 'config.json');
     writeFileSync(
       file,
       JSON.stringify({
         mqtt: { mode: 'embedded', embedded: { host: '127.0.0.1', port: 0 } },
         amqp: {
-          urls: [AMQP],
+          urls: [`amqp://guest:guest@127.0.0.1:${proxy.port}`],
+          reconnect: { initialMs: 100, maxMs: 300 },
           topology: {
             exchange: `${prefix}.tele`, alternateExchange: `${prefix}.ae`, unroutableQueue: `${prefix}.unroutable`,
             deadLetterExchange: `${prefix}.dlx`, deadLetterQueue: `${prefix}.dlq`,
@@ -76,6 +82,7 @@ describe('live dashboard in Chromium', () => {
     await browser?.close();
     await http?.close();
     await pipeline?.stop();
+    await proxy?.close();
     for (const q of ['all', 'unroutable', 'dlq']) await ch?.deleteQueue(`${prefix}.${q}`).catch(() => {});
     for (const e of ['tele', 'ae', 'dlx']) await ch?.deleteExchange(`${prefix}.${e}`).catch(() => {});
     await conn?.close().catch(() => {});
@@ -132,6 +139,27 @@ describe('live dashboard in Chromium', () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
     expect(errors).toEqual([]);
+  });
+
+  it('shows a RabbitMQ outage: degraded, connections not open, backlog growing; then drained and ok', async () => {
+    const row = page.locator(`tr[data-device="${device}"]`);
+    const before = await numberIn('#stat-forwarded');
+    proxy.setTarget(await freePort());
+    proxy.reset();
+    await waitFor(async () => (await text('[data-testid=status]')) === 'degraded', { timeoutMs: 15_000, what: 'status degraded' });
+    expect(await text('#reasons')).toContain('rabbitmq unreachable');
+    await waitFor(async () => (await page.locator('#panel-connections td.state-open').count()) === 0, { what: 'no open connection listed' });
+    for (let seq = 35; seq < 40; seq++) await client.publishAsync(`factory/floor1/${device}/telemetry`, batch(device, seq), { qos: 1 });
+    await waitFor(async () => (await text('#stat-backlog')).startsWith('5 '), { what: 'backlog of 5 shown' });
+    await waitFor(async () => Number(await row.locator('td.batches').innerText()) === 38, { what: 'row counts batches while buffering' });
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-outage.png'), fullPage: true });
+
+    proxy.setTarget(5672);
+    await waitFor(async () => (await text('#stat-backlog')).startsWith('0 '), { timeoutMs: 30_000, what: 'backlog drained' });
+    await waitFor(async () => (await text('[data-testid=status]')) === 'ok', { timeoutMs: 15_000, what: 'status ok again' });
+    expect(await numberIn('#stat-forwarded')).toBe(before + 5);
+    await waitFor(async () => (await page.locator('#panel-connections td.state-open').count()) === 2, { timeoutMs: 15_000, what: 'both connections open again' });
   });
 
   it('serves uPlot from node_modules and answers 404 for paths outside the dashboard', async () => {
