@@ -31,6 +31,8 @@ export interface VirtualNodeOptions {
   /** Keep the ids of acknowledged batches (`device:boot:seq`) in `ackedIds`, and bad payloads in `badPayloads`. */
   trackIds?: boolean;
   onCommand?: (cmd: Command) => void;
+  /** A batch was closed and handed to MQTT. */
+  onBatch?: (seq: number, readings: Reading[]) => void;
   onState?: (connected: boolean) => void;
 }
 
@@ -221,6 +223,7 @@ export class VirtualNode {
       v: 1, device: this.o.device, boot: this.boot, seq, fw: this.o.fw ?? 'sim-1.0.0',
       ts: this.batchStart, unsynced: false, readings: this.pending,
     });
+    this.o.onBatch?.(seq, this.pending);
     this.pending = [];
     this.sent++;
     const t0 = Date.now();
