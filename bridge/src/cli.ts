@@ -1,4 +1,4 @@
-// edge-bridge: start | check-config | routes check | store verify | store inspect | tail | plan
+// edge-bridge: start | check-config | routes check | store verify | store inspect | tail | plan | cmd
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
@@ -10,6 +10,7 @@ import { ConsoleStatus } from './observe/console-status.ts';
 import { startHttp } from './observe/http.ts';
 import { ConfigErrorHealth, httpAddressOf } from './observe/config-error-health.ts';
 import { startTail, TailError } from './consumer/tail.ts';
+import { publishCommand } from './downlink/publish.ts';
 import { plan, formatPlan, parseSize, parseDuration, PlanInputError } from './plan/capacity.ts';
 
 const program = new Command()
@@ -172,6 +173,30 @@ configOptions(program.command('tail'))
     } catch (err) {
       if (!(err instanceof TailError)) throw err;
       process.stderr.write(`edge-bridge tail: ${err.message}\n`);
+      process.exit(1);
+    }
+  });
+
+configOptions(program.command('cmd <device> <op> [arg]'))
+  .description('send a downlink command to a node through RabbitMQ (op: set_interval, set_batch, ping, reboot)')
+  .option('--id <n>', 'command id (default: random); the node echoes it in its status to confirm')
+  .action(async (device: string, op: string, arg: string | undefined, opts: { config?: string; set: string[]; id?: string }) => {
+    const config = load(opts);
+    const tls = config.amqp.tls;
+    const readOpt = (f?: string) => (f ? readFileSync(f) : undefined);
+    try {
+      const sent = await publishCommand({
+        urls: config.amqp.urls,
+        socketOptions: tls ? { ca: readOpt(tls.caFile), cert: readOpt(tls.certFile), key: readOpt(tls.keyFile) } : undefined,
+        exchange: config.downlink.exchange,
+        device,
+        op,
+        arg: arg === undefined ? 0 : Number(arg),
+        id: opts.id === undefined ? undefined : Number(opts.id),
+      });
+      process.stdout.write(`command #${sent.id} ${sent.op}${sent.arg ? ` ${sent.arg}` : ''} for ${device} confirmed by RabbitMQ (exchange '${config.downlink.exchange}', key cmd.${device})\n`);
+    } catch (err) {
+      process.stderr.write(`edge-bridge cmd: ${(err as Error).message}\n`);
       process.exit(1);
     }
   });

@@ -24,6 +24,8 @@ import { BridgeMetrics } from './observe/metrics.ts';
 import { LiveFeed } from './observe/live-feed.ts';
 import { DeviceTable } from './observe/device-table.ts';
 import { QueueHealth, managementEndpoint } from './observe/queue-health.ts';
+import { CommandStore } from './downlink/command-store.ts';
+import { Downlink } from './downlink/downlink.ts';
 
 export interface BridgeParts {
   store: StoreAndForward;
@@ -36,6 +38,8 @@ export interface BridgeParts {
   ingresses: Ingress[];
   /** Absent when queueHealth.enabled is false. */
   queueHealth?: QueueHealth;
+  /** Absent when downlink.enabled is false. */
+  downlink?: Downlink;
 }
 
 /** Builds the AMQP topology (as data) that the config declares. */
@@ -109,6 +113,7 @@ export class Pipeline implements HealthSource {
     if (!decoded.ok) return this.reject(msg, decoded.error, decoded.detail);
     const s = decoded.value;
     this.parts.devices.onStatus(s.d, { online: s.st === 'online', boot: s.b, drop: s.drop, iv: s.iv, bs: s.bs, cmd: s.cmd });
+    this.parts.downlink?.onStatus(s.d, s.cmd ?? 0, s.st === 'online');
     return { kind: 'stored' };
   }
 
@@ -141,6 +146,7 @@ export class Pipeline implements HealthSource {
       await ingress.start(this.handle);
       this.log.info({ ingress: ingress.name }, 'ingress started');
     }
+    await this.parts.downlink?.start();
     this.log.info({ mqttPort: this.mqttPort(), store: this.config.store.dir }, 'bridge ready');
   }
 
@@ -148,6 +154,7 @@ export class Pipeline implements HealthSource {
   async stop(): Promise<void> {
     this.stopping = true;
     const { store, pool, forwarder, quarantine, ingresses } = this.parts;
+    await this.parts.downlink?.stop();
     for (const ingress of ingresses) await ingress.stop().catch((err) => this.log.error({ err }, 'ingress stop failed'));
     await forwarder.stop();
     await this.parts.queueHealth?.stop();
@@ -341,7 +348,23 @@ export function createPipeline(config: BridgeConfig, log: Logger, seams: { store
         logger: log.child({ stage: 'queue-health' }),
       })
     : undefined;
-  const pipeline = new Pipeline(config, { store, pool, forwarder, router, quarantine, devices, metrics: m, ingresses, queueHealth }, log);
+  const dl = config.downlink;
+  const downlink = dl.enabled
+    ? new Downlink({
+        urls: a.urls,
+        socketOptions: a.tls ? { ca: readOpt(a.tls.caFile), cert: readOpt(a.tls.certFile), key: readOpt(a.tls.keyFile) } : undefined,
+        exchange: dl.exchange,
+        queue: dl.queue,
+        prefetch: dl.prefetch,
+        ttlMs: dl.ttlMs,
+        retryMs: dl.retryMs,
+        store: new CommandStore(dl.dir),
+        transports: ingresses,
+        registry: m.registry,
+        logger: log.child({ stage: 'downlink' }),
+      })
+    : undefined;
+  const pipeline = new Pipeline(config, { store, pool, forwarder, router, quarantine, devices, metrics: m, ingresses, queueHealth, downlink }, log);
   if (queueHealth) {
     pipeline.addDegradedCheck(() => {
       const r = queueHealth.report();

@@ -164,6 +164,20 @@ export const bridgeConfigSchema = z
     http: z.strictObject({ host: text().default('127.0.0.1'), port: port().default(8080) }).prefault({}),
     queueHealth: queueHealth.prefault({}),
     log: z.strictObject({ level: oneOf(LOG_LEVELS).default('info') }).prefault({}),
+    /** AMQP commands (routing key cmd.<device>) delivered to nodes; docs/downlink.md. Off by default: it declares a queue. */
+    downlink: z
+      .strictObject({
+        enabled: bool().default(false),
+        exchange: text().default('edge.commands'),
+        queue: text().default('edge.commands'),
+        dir: text().default('./data/commands'),
+        /** An undelivered or unconfirmed command is dropped (and counted as expired) after this long. */
+        ttlMs: posInt().default(24 * 3600 * 1000),
+        /** A sent command that its device has not confirmed is sent again after this long. */
+        retryMs: posInt().default(10_000),
+        prefetch: posInt().default(32),
+      })
+      .prefault({}),
     observe: z
       .strictObject({
         /** Per-device Prometheus series: the `top` devices by readings plus every device listed (0 and [] turn them off). */
