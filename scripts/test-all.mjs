@@ -3,6 +3,7 @@
 // even when one fails, and the exit code is non-zero if any failed.
 //   typecheck  tsc -p tsconfig.json
 //   c          make -C firmware test   (skipped while firmware/Makefile does not exist)
+//   fuzz       make -C firmware fuzz FUZZ_SECONDS=5 (libFuzzer; skipped when vitest args are given)
 //   ts         vitest run <extra args>  (e.g. npm test -- --project unit, or -t "name")
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -24,6 +25,12 @@ const stages = [
     name: 'c',
     skip: () => (existsSync(join(root, 'firmware', 'Makefile')) ? undefined : 'firmware/Makefile does not exist yet'),
     cmd: () => ['make', ['-C', 'firmware', 'test']],
+  },
+  {
+    // libFuzzer on the C deframer and command parser, a few seconds each: any crash fails.
+    name: 'fuzz',
+    skip: () => (extra.length ? 'vitest arguments given: running only the ts stage filters' : undefined),
+    cmd: () => ['make', ['-C', 'firmware', 'fuzz', `FUZZ_SECONDS=${process.env.FUZZ_SECONDS ?? 5}`]],
   },
   { name: 'ts', cmd: () => tool('vitest', ['run', ...extra]) },
 ];
