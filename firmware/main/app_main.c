@@ -22,6 +22,7 @@
 #include "esp_log.h"
 #include "esp_mac.h"
 #include "esp_netif.h"
+#include "esp_random.h"
 #include "esp_system.h"
 #include "esp_timer.h"
 #include "nvs_flash.h"
@@ -65,15 +66,31 @@ static uint64_t s_led_off_until_ms;
 
 /* ---- NVS ------------------------------------------------------------------ */
 
+/* After an erase the boot counter is gone, and counting again from 1 would repeat
+ * message ids (device:boot:seq) the bridge and consumers have already seen. So the
+ * counter restarts at a random value with the top bit set: earlier counters are
+ * small, and two erases collide with odds of 1 in 2^30. */
+static void nvs_reseed_boot_counter(void)
+{
+    nvs_handle_t h;
+    ESP_ERROR_CHECK(nvs_open("edge", NVS_READWRITE, &h)); /* namespace and key: PROTOCOL.md 7 */
+    uint32_t boot = 0x80000000u | (esp_random() & 0x3fffffffu); /* room for 2^30 more boots */
+    ESP_ERROR_CHECK(nvs_set_u32(h, "boot", boot));
+    ESP_ERROR_CHECK(nvs_commit(h));
+    nvs_close(h);
+    ESP_LOGW(TAG, "NVS erased: boot counter reseeded at %" PRIu32, boot);
+}
+
 static void nvs_init(void)
 {
     esp_err_t err = nvs_flash_init();
     if (err == ESP_ERR_NVS_NO_FREE_PAGES || err == ESP_ERR_NVS_NEW_VERSION_FOUND) {
-        /* The partition is full or from a newer layout. Erasing also resets
-         * the boot counter (see README-verification.md, open points). */
+        /* The partition is full or from a newer layout: it must be erased. */
         ESP_LOGW(TAG, "NVS: %s, erasing", esp_err_to_name(err));
         ESP_ERROR_CHECK(nvs_flash_erase());
-        err = nvs_flash_init();
+        ESP_ERROR_CHECK(nvs_flash_init());
+        nvs_reseed_boot_counter();
+        return;
     }
     ESP_ERROR_CHECK(err);
 }
@@ -317,21 +334,14 @@ static void report_acked(size_t n)
     }
 }
 
-/* ---- pushbutton: close the open batch now -----------------------------------
- * edge_node.h has no flush call (yet); a batch older than max_age_ms is
- * closed by the next step, so make it look that old for one step. */
+/* ---- pushbutton: close the open batch now ----------------------------------- */
 static void flush_open_batch(void)
 {
-    edge_batcher_t *b = &s_node.batcher;
-    if (b->count == 0) {
+    if (edge_node_flush(&s_node)) {
+        ESP_LOGI(TAG, "button: closed the open batch");
+    } else {
         ESP_LOGI(TAG, "button: no open batch");
-        return;
     }
-    ESP_LOGI(TAG, "button: closing the open batch (%u readings)", (unsigned)b->count);
-    uint32_t max_age = b->max_age_ms;
-    b->max_age_ms = 0;
-    edge_node_step(&s_node, now_ms());
-    b->max_age_ms = max_age;
 }
 
 static void handle_event(const ev_t *ev)

@@ -441,6 +441,52 @@ static void node_serial_command_and_garbage(void)
     CHECK(st.serial.bad_cobs + st.serial.truncated + st.serial.bad_crc >= 2);
 }
 
+/* Unanswered frames push the retransmit backoff towards its 60 s cap; a reopened
+ * port (replugged adapter) must not wait that out. */
+static void node_serial_reopen_skips_backoff(void)
+{
+    start(EDGE_TRANSPORT_SERIAL);
+    node.batcher.max_age_ms = 1000000;
+    edge_node_step(&node, fake.now);
+    run_until(6000);
+    fake.sensor_fails[0] = fake.sensor_fails[1] = true; /* no new batches */
+    run_until(fake.now + 120000);                      /* nobody answers */
+    CHECK(node.retry_at_ms > fake.now + 4000);         /* the backoff built up */
+    read_serial();
+    edge_node_step(&node, fake.now);
+    serial_seen_t s = read_serial();
+    CHECK_EQ(count_type(&s, EDGE_FRAME_TELEMETRY), 0); /* still backing off */
+
+    edge_node_on_serial_reopened(&node);
+    edge_node_step(&node, fake.now);
+    s = read_serial();
+    CHECK_EQ(count_type(&s, EDGE_FRAME_TELEMETRY), 1);
+    CHECK_EQ(count_type(&s, EDGE_FRAME_STATUS), 1);
+    send_ack(0, EDGE_ACK_STORED);
+    CHECK_EQ(node.outbox.len, 0);
+
+    start(EDGE_TRANSPORT_MQTT); /* MQTT has its own connect/disconnect: a no-op there */
+    uint64_t before = node.retry_at_ms;
+    edge_node_on_serial_reopened(&node);
+    CHECK_EQ(node.retry_at_ms, before);
+}
+
+static void node_flush_closes_open_batch(void)
+{
+    start(EDGE_TRANSPORT_MQTT);
+    connect();
+    node.batcher.max_age_ms = 1000000;
+    edge_node_step(&node, fake.now);
+    run_until(fake.now + 500); /* one sample tick: 2 readings of a 4-reading batch */
+    CHECK_EQ(node.outbox.len, 0);
+    CHECK(node.batcher.count > 0);
+    CHECK(edge_node_flush(&node));
+    CHECK_EQ(node.batcher.count, 0);
+    CHECK_EQ(node.outbox.len, 1);
+    CHECK(!edge_node_flush(&node)); /* nothing open */
+    CHECK_EQ(node.outbox.len, 1);
+}
+
 void suite_node(void)
 {
     RUN("node", node_commits_boot_counter);
@@ -457,4 +503,6 @@ void suite_node(void)
     RUN("node", node_serial_ack_removes_batch);
     RUN("node", node_serial_busy_and_timeout_retransmit);
     RUN("node", node_serial_command_and_garbage);
+    RUN("node", node_serial_reopen_skips_backoff);
+    RUN("node", node_flush_closes_open_batch);
 }

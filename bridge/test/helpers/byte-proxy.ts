@@ -25,6 +25,16 @@ export interface TouchedFrame {
   delimiterDamaged: boolean;
 }
 
+/** Every frame relayed, touched or not, with what it was before any fault. */
+export interface RelayedFrame {
+  direction: Direction;
+  position: number;
+  /** seq and frame type of the original frame, when it was a valid frame. */
+  seq: number | undefined;
+  type: number | undefined;
+  touched: boolean;
+}
+
 export interface ByteProxyOptions {
   seed: number;
   /** Probability that a frame is damaged, 0..1, both directions (see setFaultRate). */
@@ -34,6 +44,7 @@ export interface ByteProxyOptions {
 
 export interface ByteProxy {
   readonly touched: TouchedFrame[];
+  readonly relayed: RelayedFrame[];
   /** Frames (delimiters) relayed per direction. */
   readonly frames: Record<Direction, number>;
   /** Bytes written out per direction, after faults. */
@@ -55,11 +66,15 @@ function seededRandom(seed: number): () => number {
   };
 }
 
-function seqOf(frameWithDelimiter: Buffer): number | undefined {
+function frameOf(frameWithDelimiter: Buffer): { seq: number; type: number } | undefined {
   const decoded = cobsDecode(frameWithDelimiter, 0, frameWithDelimiter.length - 1);
   if (!decoded.ok) return undefined;
   const parsed = parseRawFrame(decoded.value);
-  return parsed.ok ? parsed.frame.seq : undefined;
+  return parsed.ok ? { seq: parsed.frame.seq, type: parsed.frame.type } : undefined;
+}
+
+function seqOf(frameWithDelimiter: Buffer): number | undefined {
+  return frameOf(frameWithDelimiter)?.seq;
 }
 
 /** One direction: cuts the stream at delimiters, damages some frames, writes them on. */
@@ -70,7 +85,7 @@ class FaultyRelay {
   constructor(
     private readonly direction: Direction,
     seed: number,
-    private readonly proxy: { faultRate: Record<Direction, number>; faults: FaultKind[]; touched: TouchedFrame[]; frames: Record<Direction, number>; bytesOut: Record<Direction, number> },
+    private readonly proxy: { faultRate: Record<Direction, number>; faults: FaultKind[]; touched: TouchedFrame[]; relayed: RelayedFrame[]; frames: Record<Direction, number>; bytesOut: Record<Direction, number> },
     private readonly out: SerialPort,
   ) {
     this.random = seededRandom(seed);
@@ -93,7 +108,10 @@ class FaultyRelay {
 
   private relay(frame: Buffer): void {
     const position = this.proxy.frames[this.direction]++;
-    const damaged = this.random() < this.proxy.faultRate[this.direction] ? this.damage(frame, position) : frame;
+    const touched = this.random() < this.proxy.faultRate[this.direction];
+    const damaged = touched ? this.damage(frame, position) : frame;
+    const original = frameOf(frame);
+    this.proxy.relayed.push({ direction: this.direction, position, seq: original?.seq, type: original?.type, touched });
     this.proxy.bytesOut[this.direction] += damaged.length;
     this.out.write(damaged);
   }
@@ -141,6 +159,7 @@ export async function startByteProxy(nodeSide: string, bridgeSide: string, optio
     faultRate: { toBridge: options.faultRate, toNode: options.faultRate },
     faults: options.faults ?? ['flip', 'drop', 'noise'],
     touched: [] as TouchedFrame[],
+    relayed: [] as RelayedFrame[],
     frames: { toBridge: 0, toNode: 0 },
     bytesOut: { toBridge: 0, toNode: 0 },
   };
@@ -152,6 +171,9 @@ export async function startByteProxy(nodeSide: string, bridgeSide: string, optio
   return {
     get touched() {
       return state.touched;
+    },
+    get relayed() {
+      return state.relayed;
     },
     get frames() {
       return state.frames;

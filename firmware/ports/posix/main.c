@@ -74,8 +74,16 @@ static uint64_t serial_service(posix_ctx_t *ctx, uint64_t now, uint64_t *reopen_
     ctx->serial_fd = posix_serial_open(ctx->opts->serial_path, ctx->opts->baud);
     if (ctx->serial_fd < 0) {
         fprintf(stderr, "edge-node: warn: open %s: %s\n", ctx->opts->serial_path, strerror(errno));
+        ctx->serial_was_gone = true;
         *reopen_at = now + SERIAL_REOPEN_MS;
         return SERIAL_REOPEN_MS;
+    }
+    /* Only a real replug (the device node was gone) resets the retransmit
+     * backoff: a pty can report EOF while its peer is away, and resending the
+     * whole outbox on each such reopen would flood the link. */
+    if (ctx->serial_was_gone) {
+        ctx->serial_was_gone = false;
+        edge_node_on_serial_reopened(&s_node);
     }
     return MAX_SLEEP_MS;
 }

@@ -55,6 +55,7 @@ typedef struct {
     uint64_t jitter_rng;
     posix_mqtt_t *mqtt;          /* NULL in serial mode */
     int serial_fd;               /* -1 when closed or in MQTT mode */
+    bool serial_was_gone;        /* the last open failed: the next one is a replug */
     bool reboot_requested;
 } posix_ctx_t;
 

@@ -136,6 +136,13 @@ void edge_node_on_connected(edge_node_t *node);
 void edge_node_on_disconnected(edge_node_t *node);
 void edge_node_on_mqtt_puback(edge_node_t *node, int32_t msg_id);
 void edge_node_on_serial_bytes(edge_node_t *node, const uint8_t *data, size_t len);
+/* Serial: the port was (re)opened, e.g. a USB adapter plugged back in. Frames in
+ * flight went nowhere: they are resent at once, without the backoff that built
+ * up while nobody answered. */
+void edge_node_on_serial_reopened(edge_node_t *node);
+/* Closes the open batch now (e.g. a button), instead of at N readings or T ms.
+ * Returns false when there was nothing to close. */
+bool edge_node_flush(edge_node_t *node);
 /* A command payload (MQTT cmd topic). Returns the parse/apply result. */
 edge_err_t edge_node_on_command(edge_node_t *node, const uint8_t *payload, size_t len);
 

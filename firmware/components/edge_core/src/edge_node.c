@@ -447,6 +447,27 @@ static void on_frame(void *ctx, const edge_frame_t *f)
     /* telemetry/status frames are not for a node: ignored */
 }
 
+void edge_node_on_serial_reopened(edge_node_t *n)
+{
+    if (n->cfg.transport != EDGE_TRANSPORT_SERIAL) {
+        return;
+    }
+    edge_outbox_requeue_all(&n->outbox);
+    edge_backoff_reset(&n->backoff);
+    n->retry_at_ms = 0;
+    n->status_due = true; /* tell the bridge which device is on this port */
+}
+
+bool edge_node_flush(edge_node_t *n)
+{
+    if (n->batcher.count == 0) {
+        return false;
+    }
+    close_batch(n);
+    service_transport(n, n->now_ms);
+    return true;
+}
+
 void edge_node_on_serial_bytes(edge_node_t *n, const uint8_t *data, size_t len)
 {
     edge_deframer_feed(&n->deframer, data, len, on_frame, n);
