@@ -11,6 +11,8 @@ import { startHttp } from './observe/http.ts';
 import { ConfigErrorHealth, httpAddressOf } from './observe/config-error-health.ts';
 import { startTail, TailError } from './consumer/tail.ts';
 import { publishCommand } from './downlink/publish.ts';
+import { addCredential, CredentialsError } from './ingress/mqtt-auth.ts';
+import { randomBytes } from 'node:crypto';
 import { plan, formatPlan, parseSize, parseDuration, PlanInputError } from './plan/capacity.ts';
 
 const program = new Command()
@@ -199,6 +201,31 @@ configOptions(program.command('cmd <device> <op> [arg]'))
       process.stderr.write(`edge-bridge cmd: ${(err as Error).message}\n`);
       process.exit(1);
     }
+  });
+
+program
+  .command('credentials')
+  .description('MQTT logins for the embedded broker (scrypt-hashed; see docs/security.md)')
+  .command('add <device>')
+  .description('add or replace a login; the username and client id are the device id')
+  .requiredOption('--file <path>', 'credentials file (mqtt.embedded.auth.credentialsFile); created with mode 0600')
+  .option('--secret-env <name>', 'read the secret from this environment variable (default: generate one and print it once)')
+  .option('--operator', 'an operator login: may publish and subscribe to any device\'s cmd topic, nothing else')
+  .action(async (device: string, o: { file: string; secretEnv?: string; operator?: boolean }) => {
+    const given = o.secretEnv ? process.env[o.secretEnv] : undefined;
+    if (o.secretEnv && !given) {
+      process.stderr.write(`edge-bridge credentials: environment variable ${o.secretEnv} is not set\n`);
+      process.exit(2);
+    }
+    const secret = given ?? randomBytes(18).toString('base64url');
+    try {
+      await addCredential(o.file, device, secret, o.operator ? 'operator' : 'device');
+    } catch (err) {
+      if (!(err instanceof CredentialsError)) throw err;
+      process.stderr.write(`edge-bridge credentials: ${err.message}\n`);
+      process.exit(2);
+    }
+    process.stdout.write(given ? `${device}: login stored in ${o.file}\n` : `${device}: login stored in ${o.file}; its secret (shown once): ${secret}\n`);
   });
 
 program

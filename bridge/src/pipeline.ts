@@ -15,6 +15,7 @@ import { ConfirmPool, type Topology } from './egress/amqp/index.ts';
 import { EmbeddedMqttIngress } from './ingress/mqtt-broker.ts';
 import { ExternalMqttIngress } from './ingress/mqtt-client.ts';
 import { SerialIngress } from './ingress/serial.ts';
+import { MqttAccess } from './ingress/mqtt-auth.ts';
 import type { StatusSnapshot } from './observe/console-status.ts';
 import type { HealthSource } from './observe/http.ts';
 import { Forwarder } from './forwarder.ts';
@@ -308,8 +309,15 @@ export function createPipeline(config: BridgeConfig, log: Logger, seams: { store
   const ingresses: Ingress[] = [];
   const mq = config.mqtt;
   if (mq.mode === 'embedded') {
+    // Read at start-up: a missing or malformed credentials file stops the bridge with its path.
+    const access = mq.embedded.auth ? new MqttAccess(mq.embedded.auth.credentialsFile) : undefined;
     ingresses.push(
       new EmbeddedMqttIngress({
+        ...(access && {
+          authenticate: (clientId: string, username: string | undefined, password: Buffer | undefined) => access.authenticate(clientId, username, password),
+          authorizePublish: (clientId: string, topic: string) => access.mayPublish(clientId, topic),
+          authorizeSubscribe: (clientId: string, topic: string) => access.maySubscribe(clientId, topic),
+        }),
         host: mq.embedded.host,
         port: mq.embedded.port,
         maxPayloadBytes: mq.embedded.maxPayloadBytes,

@@ -214,6 +214,7 @@ export const bridgeConfigSchema = z
     if (th.consumers.critical > th.consumers.warning) {
       ctx.addIssue({ code: 'custom', path: ['queueHealth', 'thresholds', 'consumers', 'critical'], message: `expected at most the warning level (${th.consumers.warning}): fewer consumers is worse` });
     }
+    if (c.production) productionChecks(c, ctx);
     const names = new Set<string>();
     c.amqp.topology.queues.forEach((q, i) => {
       if (names.has(q.name)) ctx.addIssue({ code: 'custom', path: ['amqp', 'topology', 'queues', i, 'name'], message: 'expected a queue name not used before' });
@@ -222,3 +223,28 @@ export const bridgeConfigSchema = z
   });
 
 export type BridgeConfig = z.infer<typeof bridgeConfigSchema>;
+
+const isLoopback = (host: string) => /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/i.test(host);
+
+/** production: true refuses what is fine on a laptop and dangerous on a factory network. */
+function productionChecks(c: { mqtt: { mode: string; embedded: { host: string; auth?: unknown } }; amqp: { urls: string[] }; queueHealth: { enabled: boolean; url?: string; username?: string } }, ctx: z.RefinementCtx): void {
+  const refuse = (path: Array<string | number>, message: string) => ctx.addIssue({ code: 'custom', path, message: `${message} (production: true)` });
+  c.amqp.urls.forEach((raw, i) => {
+    let u: URL;
+    try {
+      u = new URL(raw);
+    } catch {
+      return; // the URL check reports it
+    }
+    const user = decodeURIComponent(u.username);
+    if (!isLoopback(u.hostname) && (user === '' || user === 'guest')) {
+      refuse(['amqp', 'urls', i], `expected credentials other than guest/none towards the non-loopback broker ${u.hostname} (RabbitMQ's default user)`);
+    }
+  });
+  if (c.mqtt.mode === 'embedded' && !c.mqtt.embedded.auth && !isLoopback(c.mqtt.embedded.host)) {
+    refuse(['mqtt', 'embedded', 'auth'], `expected a credentials file (mqtt.embedded.auth.credentialsFile) for a listener on ${c.mqtt.embedded.host}: without it anyone on the network can publish as any device`);
+  }
+  if (c.queueHealth.enabled && c.queueHealth.username === 'guest' && c.queueHealth.url && !isLoopback(new URL(c.queueHealth.url).hostname)) {
+    refuse(['queueHealth', 'username'], 'expected a management user other than guest towards a non-loopback broker');
+  }
+}
