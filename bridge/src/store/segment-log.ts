@@ -98,6 +98,8 @@ export class SegmentLogStore implements StoreAndForward {
   private active: Segment | undefined;
   private activeFd: number | undefined;
   private rollBeforeNextWrite = false;
+  /** A write or sync failed since the active segment started (e.g. ENOSPC): free its space as soon as it empties. */
+  private writeFailedInActive = false;
   private nextId = 1;
   private queue: QueuedAppend[] = [];
   private committing: Promise<void> | undefined;
@@ -308,6 +310,7 @@ export class SegmentLogStore implements StoreAndForward {
     this.active = seg;
     this.activeFd = fd;
     this.rollBeforeNextWrite = false;
+    this.writeFailedInActive = false;
     if (previous) {
       previous.active = false;
       if (previousFd !== undefined) await this.io.close(previousFd).catch(() => {});
@@ -386,6 +389,7 @@ export class SegmentLogStore implements StoreAndForward {
       step = 'sync';
       await this.io.fdatasync(this.activeFd!);
     } catch (err) {
+      this.writeFailedInActive = true;
       for (const a of group) {
         this.liveRecords -= a.records.length;
         this.liveBytes -= a.bytes;
@@ -644,6 +648,10 @@ export class SegmentLogStore implements StoreAndForward {
       this.scheduleSegmentDelete(seg);
       return;
     }
+    // A full disk whose whole backlog sits in the active segment would never get its
+    // space back (only non-active segments are deleted): once it is empty, the next
+    // group starts a new segment and startSegment() deletes this one.
+    if (seg.live === 0 && seg.active && this.writeFailedInActive) this.rollBeforeNextWrite = true;
     seg.tombstones.push(id);
     if (!this.tombstoneTimer && this.state === 'open') {
       this.tombstoneTimer = setTimeout(() => {

@@ -1,5 +1,5 @@
 // Durability of the segment log through FaultyIo: held syncs, power cuts, full disks.
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -156,6 +156,25 @@ describe('segment log durability', () => {
     expect(report.corrupt).toEqual([]);
     expect((await reopened.take(10)).map((r) => r.messageId)).toEqual(['dev-1-1', 'dev-2-2', 'dev-2-5']);
     await reopened.close();
+  });
+
+  it('after ENOSPC, an active segment whose records were all confirmed is deleted at the next append (space comes back)', async () => {
+    const io = new FaultyIo();
+    // one big segment: the whole backlog is in the active segment, as on a small full volume
+    const opts = options(io, { segmentBytes: 64 * 1024 * 1024 });
+    const store = new SegmentLogStore(opts);
+    await store.open();
+    await store.append([message(1), message(2), message(3)]);
+    const [first] = readdirSync(opts.dir).filter((f) => f.endsWith('.seg'));
+    io.failWrites('ENOSPC');
+    await expect(store.append([message(4)])).rejects.toBeInstanceOf(StoreIoError);
+    io.clearFaults();
+    const taken = await store.take(10);
+    store.confirm(taken.map((r) => r.id));
+    await store.append([message(5)]);
+    await waitFor(() => !existsSync(join(opts.dir, first!)), { what: 'the drained segment deleted' });
+    expect((await store.take(10)).map((r) => r.messageId)).toEqual(['dev-2-5']);
+    await store.close();
   });
 
   it('a failed fdatasync rejects the append and the next group goes to a fresh segment', async () => {
