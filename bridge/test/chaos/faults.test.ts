@@ -1,0 +1,290 @@
+// Chaos: faults under load from virtual nodes, counted by message_id.
+// CHAOS_PROFILE=full (npm run chaos) or the subset inside npm test (3 kills,
+// 10 nodes, 10 s outage). Every broker fault hits a PRIVATE RabbitMQ node.
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeSync, closeSync, truncateSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import amqp from 'amqplib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPrivateRabbit, type PrivateRabbit } from '../helpers/rabbit-node.ts';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
+import { freePort } from '../helpers/ports.ts';
+import { uniquePrefix, waitFor } from '../helpers/unique.ts';
+import { BridgeProcess, Fleet, PROFILE, QueueCounter, bridgeConfig, fleetId, recordResult, seeded, sleep } from './harness.ts';
+
+const run = promisify(execFile);
+const rng = seeded();
+const between = (lo: number, hi: number) => lo + Math.floor(rng() * (hi - lo));
+
+let rabbit: PrivateRabbit;
+const cleanups: Array<() => Promise<unknown> | unknown> = [];
+
+beforeAll(async () => {
+  rabbit = await startPrivateRabbit({ label: 'chaos' });
+}, 180_000);
+
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => {});
+  await rabbit?.dispose();
+}, 120_000);
+
+interface Rig {
+  prefix: string;
+  dir: string;
+  bridge: BridgeProcess;
+  fleet: Fleet;
+  queue: string;
+  mqttPort: number;
+  config: Record<string, unknown>;
+  configFile: string;
+}
+
+async function rig(label: string, o: { amqpUrls?: string[]; nodes?: number; heartbeatSec?: number; storeDir?: string; connections?: number } = {}): Promise<Rig> {
+  const prefix = uniquePrefix(`chaos-${label}`);
+  const dir = mkdtempSync(join(tmpdir(), `chaos-${label}-`));
+  const mqttPort = await freePort();
+  const { config, topology } = bridgeConfig({ prefix, dir, mqttPort, amqpUrls: o.amqpUrls ?? [rabbit.amqpUrl], heartbeatSec: o.heartbeatSec, storeDir: o.storeDir });
+  if (o.connections) (config.amqp as Record<string, unknown>).connections = o.connections;
+  const bridge = BridgeProcess.write(dir, config);
+  const fleet = new Fleet(mqttPort, prefix, o.nodes ?? PROFILE.nodes);
+  cleanups.push(async () => {
+    await fleet.stop();
+    await bridge.kill();
+    const conn = await amqp.connect(rabbit.amqpUrl);
+    const ch = await conn.createChannel();
+    for (const q of [topology.queue, `${prefix}.unroutable`, `${prefix}.dlq`]) await ch.deleteQueue(q).catch(() => {});
+    for (const e of [topology.exchange, `${prefix}.ae`, `${prefix}.dlx`]) await ch.deleteExchange(e).catch(() => {});
+    await conn.close().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { prefix, dir, bridge, fleet, queue: topology.queue, mqttPort, config, configFile: join(dir, 'bridge.json') };
+}
+
+/** Stops the fleet, counts the queue by message_id, records the row, and checks the invariants. */
+async function finish(r: Rig, fault: string, injected: number, settleMs = 120_000, note?: string) {
+  await r.fleet.stop();
+  const counter = new QueueCounter(rabbit.amqpUrl, r.queue);
+  await waitFor(async () => (await counter.start(), true), { timeoutMs: 30_000, what: 'queue reachable' });
+  await counter.settle(r.fleet.acked, settleMs);
+  const c = counter.count(r.fleet.acked, fleetId(r.prefix));
+  await counter.close();
+  recordResult({ fault, injected, acknowledged: r.fleet.acked.size, delivered: c.delivered, lost: c.lost.length, duplicates: c.duplicates, droppedByPolicy: 0, expiredByPolicy: 0, note });
+  expect(c.strangers).toEqual([]);
+  expect(c.lost.slice(0, 20)).toEqual([]);
+  expect(r.fleet.acked.size).toBeGreaterThan(0);
+  return c;
+}
+
+describe(`chaos (${PROFILE.name})`, () => {
+  it(`bridge killed -9 ${PROFILE.kills}x under load from ${PROFILE.nodes} nodes: every PUBACKed reading is in RabbitMQ`, async () => {
+    const r = await rig('kill');
+    await r.bridge.start();
+    r.fleet.start();
+    for (let k = 0; k < PROFILE.kills; k++) {
+      await r.fleet.progress(between(50, 400));
+      await sleep(between(0, 700));
+      await r.bridge.kill('SIGKILL');
+      await r.bridge.start();
+    }
+    await r.fleet.progress(100);
+    await finish(r, 'bridge kill -9', PROFILE.kills);
+  });
+
+  it('RabbitMQ killed -9 and restarted: ingress keeps being acknowledged from the store, the backlog drains, 0 lost', async () => {
+    const r = await rig('rmqkill');
+    await r.bridge.start();
+    r.fleet.start();
+    for (let k = 0; k < PROFILE.rabbitKills; k++) {
+      await r.fleet.progress(between(100, 400));
+      await rabbit.stop('kill');
+      // ingress is paced by the store, not refused: nodes keep getting PUBACKs while the broker is gone
+      await r.fleet.progress(50, 60_000);
+      await rabbit.start();
+    }
+    await r.fleet.progress(100, 120_000);
+    await finish(r, 'RabbitMQ kill -9 + restart', PROFILE.rabbitKills);
+  });
+
+  it(`RabbitMQ stopped for ${PROFILE.outageMs / 1000} s: PUBACKs continue, the backlog drains after restart, 0 lost`, async () => {
+    const r = await rig('rmqstop');
+    await r.bridge.start();
+    r.fleet.start();
+    await r.fleet.progress(200);
+    await rabbit.stop('graceful');
+    const during = r.fleet.acked.size;
+    await sleep(PROFILE.outageMs);
+    expect(r.fleet.acked.size).toBeGreaterThan(during);
+    await rabbit.start();
+    await r.fleet.progress(100, 120_000);
+    await finish(r, `RabbitMQ stopped ${PROFILE.outageMs / 1000} s`, 1);
+  });
+
+  it('memory alarm on the private node: connection.blocked arrives, ingress keeps being stored, drains after the alarm clears', async () => {
+    const r = await rig('alarm');
+    await r.bridge.start();
+    r.fleet.start();
+    await r.fleet.progress(100);
+    await rabbit.rabbitmqctl(['set_vm_memory_high_watermark', '0.0000001']);
+    try {
+      await waitFor(() => r.bridge.logged(/connection blocked by broker/).length > 0, { timeoutMs: 30_000, what: 'connection.blocked in the bridge log' });
+      await r.fleet.progress(100, 60_000);
+    } finally {
+      await rabbit.rabbitmqctl(['set_vm_memory_high_watermark', '0.4']);
+    }
+    await r.fleet.progress(50, 60_000);
+    await finish(r, 'RabbitMQ memory alarm (connection.blocked)', 1);
+  });
+
+  it('network faults through a TCP proxy: delay, reset, blackhole; a dead link fails over to the next URL within 3 heartbeat intervals', async () => {
+    const hb = 2;
+    const a = await startTcpProxy({ targetPort: rabbit.amqpPort });
+    const b = await startTcpProxy({ targetPort: rabbit.amqpPort });
+    cleanups.push(() => a.close(), () => b.close());
+    const url = (p: TcpProxy) => `amqp://guest:guest@127.0.0.1:${p.port}`;
+    const r = await rig('net', { amqpUrls: [url(a), url(b)], heartbeatSec: hb, connections: 1 });
+    await r.bridge.start();
+    r.fleet.start();
+    let injected = 0;
+    for (let k = 0; k < PROFILE.netFaults; k++) {
+      await waitFor(() => a.connections() > 0 || b.connections() > 0, { timeoutMs: 30_000, what: 'egress connected' });
+      await r.fleet.progress(100);
+      // delay: slow but alive, nothing lost
+      const live = a.connections() > 0 ? a : b;
+      live.setDelayMs(300);
+      await r.fleet.progress(100);
+      live.setDelayMs(0);
+      injected++;
+      // reset: every connection torn down, the bridge reconnects
+      live.reset();
+      injected++;
+      await waitFor(() => a.connections() + b.connections() > 0, { timeoutMs: 30_000, what: 'reconnected after reset' });
+      await r.fleet.progress(100);
+      // blackhole: sockets stay open, bytes stop; heartbeats must notice and fail over
+      const holed = a.connections() > 0 ? a : b;
+      const other = holed === a ? b : a;
+      holed.blackhole(true);
+      const t0 = Date.now();
+      await waitFor(() => other.connections() > 0, { timeoutMs: 60_000, what: 'failover to the other URL' });
+      const took = Date.now() - t0;
+      injected++;
+      recordResult({ fault: 'dead link detection', injected: 1, acknowledged: 0, delivered: 0, lost: 0, duplicates: 0, droppedByPolicy: 0, expiredByPolicy: 0, note: `failover after ${took} ms, heartbeat ${hb} s` });
+      // 3 heartbeat intervals to notice, plus up to 2 s (backoff + connect + topology) to be on the next URL
+      expect(took).toBeLessThanOrEqual(3 * hb * 1000 + 2000);
+      holed.blackhole(false);
+      await r.fleet.progress(100);
+    }
+    await finish(r, 'network: delay, reset, blackhole', injected);
+  });
+
+  it('store volume full (tmpfs): PUBACK withheld, no corruption, recovers by itself when space returns', async () => {
+    const vol = mkdtempSync(join(tmpdir(), 'chaos-vol-'));
+    await run('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', vol]);
+    cleanups.push(async () => {
+      await run('umount', ['-l', vol]).catch(() => {});
+      rmSync(vol, { recursive: true, force: true });
+    });
+    const proxy = await startTcpProxy({ targetPort: rabbit.amqpPort });
+    cleanups.push(() => proxy.close());
+    const r = await rig('disk', { amqpUrls: [`amqp://guest:guest@127.0.0.1:${proxy.port}`], storeDir: join(vol, 'store') });
+    await r.bridge.start();
+    r.fleet.start();
+    await r.fleet.progress(50);
+    for (let k = 0; k < PROFILE.diskFulls; k++) {
+      // broker unreachable: the backlog grows on the 2 MiB volume until it is full
+      proxy.blackhole(true);
+      let last = -1;
+      await waitFor(
+        () => {
+          const n = r.fleet.acked.size;
+          const stalled = n === last;
+          last = n;
+          return stalled;
+        },
+        { timeoutMs: 120_000, intervalMs: 2000, what: 'acknowledgements to stop on a full volume' },
+      );
+      expect(r.bridge.running()).toBe(true);
+      const full = r.fleet.acked.size;
+      await sleep(1000);
+      expect(r.fleet.acked.size).toBe(full); // withheld, not acknowledged into nowhere
+      proxy.blackhole(false);
+      proxy.reset();
+      // space returns as confirmed records are deleted; acks resume without a restart
+      await r.fleet.progress(100, 120_000).catch((err) => {
+        throw new Error(`${err.message}\nbridge log:\n${r.bridge.logLines.slice(-15).join('\n')}`);
+      });
+    }
+    expect(r.bridge.starts).toBe(1);
+    await finish(r, 'store volume full (2 MiB tmpfs)', PROFILE.diskFulls);
+    const verify = await run(process.execPath, ['bridge/bin/edge-bridge.js', 'store', 'verify', '--dir', join(vol, 'store')]).catch((e) => e);
+    expect(JSON.parse(verify.stdout).corrupt).toEqual([]);
+  });
+
+  it('torn and garbled store files: bad records quarantined and reported, the rest delivered, the bridge starts', async () => {
+    const proxy = await startTcpProxy({ targetPort: rabbit.amqpPort });
+    cleanups.push(() => proxy.close());
+    const r = await rig('corrupt', { amqpUrls: [`amqp://guest:guest@127.0.0.1:${proxy.port}`] });
+    const storeDir = join(r.dir, 'store');
+    let intact = 0;
+    let regions = 0;
+    for (let round = 0; round < PROFILE.corruptRounds; round++) {
+      proxy.blackhole(true);
+      await r.bridge.start();
+      if (round === 0) r.fleet.start();
+      await r.fleet.progress(between(300, 800));
+      await r.bridge.kill('SIGKILL');
+      // garble a few seeded spots and tear the tail of the newest segment
+      const segs = readdirSync(storeDir).filter((f) => f.endsWith('.seg') || f.endsWith('.log')).sort();
+      expect(segs.length).toBeGreaterThan(0);
+      for (let g = 0; g < 3; g++) {
+        const f = join(storeDir, segs[between(0, segs.length)]!);
+        const size = statSync(f).size;
+        if (size < 64) continue;
+        const fd = openSync(f, 'r+');
+        const junk = Buffer.from(Array.from({ length: between(1, 24) }, () => between(0, 256)));
+        writeSync(fd, junk, 0, junk.length, between(0, size - junk.length));
+        closeSync(fd);
+      }
+      const last = join(storeDir, segs.at(-1)!);
+      truncateSync(last, between(0, statSync(last).size));
+      const verify = await run(process.execPath, ['bridge/bin/edge-bridge.js', 'store', 'verify', '--dir', storeDir]).catch((e) => e);
+      const report = JSON.parse(verify.stdout);
+      const inspect = JSON.parse((await run(process.execPath, ['bridge/bin/edge-bridge.js', 'store', 'inspect', '--dir', storeDir])).stdout);
+      expect(inspect.pending).toBe(report.pending);
+      regions += report.corrupt.length;
+      proxy.blackhole(false);
+      proxy.reset();
+      // starts over the damage (never refuses), reports it, delivers the intact records
+      await r.bridge.start();
+      const opened = r.bridge.logged(/"store opened"/).at(-1)!;
+      expect(JSON.parse(opened).report.pending).toBe(report.pending);
+      intact += report.pending;
+      await waitFor(async () => {
+        const v = JSON.parse((await run(process.execPath, ['bridge/bin/edge-bridge.js', 'store', 'verify', '--dir', storeDir]).catch((e) => e)).stdout);
+        return v.pending === 0;
+      }, { timeoutMs: 120_000, intervalMs: 1000, what: 'store drained after the damage' });
+      await r.bridge.kill('SIGTERM');
+    }
+    await r.fleet.stop();
+    const counter = new QueueCounter(rabbit.amqpUrl, r.queue);
+    await counter.start();
+    await counter.settle(new Set(), 5000);
+    const c = counter.count(r.fleet.acked, fleetId(r.prefix));
+    await counter.close();
+    expect(c.strangers).toEqual([]);
+    // every record the damage left intact was delivered (records delivered before a kill count too)
+    expect(c.delivered).toBeGreaterThanOrEqual(intact);
+    recordResult({
+      fault: 'torn + garbled store',
+      injected: PROFILE.corruptRounds,
+      acknowledged: r.fleet.acked.size,
+      delivered: c.delivered,
+      lost: c.lost.length,
+      duplicates: c.duplicates,
+      droppedByPolicy: 0,
+      expiredByPolicy: 0,
+      note: `destroyed on purpose: ${c.lost.length} readings in ${regions} quarantined regions; intact records delivered: all ${intact}`,
+    });
+  });
+});

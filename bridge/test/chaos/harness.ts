@@ -1,0 +1,309 @@
+// Shared parts of the chaos runs: the profile (subset inside `npm test`, full in
+// `npm run chaos`), a seeded random source, the bridge as a killable child
+// process, virtual nodes that count what was PUBACKed, a reader that counts what
+// reached RabbitMQ by message_id, and the results rows the chaos script tabulates.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import amqp from 'amqplib';
+import mqtt from 'mqtt';
+import { encodeBatch } from '../../src/codec/index.ts';
+import { waitFor } from '../helpers/unique.ts';
+
+export const FULL = process.env.CHAOS_PROFILE === 'full';
+
+/** Figures per profile: the subset runs inside `npm test`, the full run in `npm run chaos`. */
+export const PROFILE = FULL
+  ? { name: 'full', kills: 20, nodes: 50, outageMs: 60_000, rabbitKills: 3, netFaults: 3, diskFulls: 2, corruptRounds: 5 }
+  : { name: 'subset', kills: 3, nodes: 10, outageMs: 10_000, rabbitKills: 1, netFaults: 1, diskFulls: 1, corruptRounds: 1 };
+
+export const SEED = Number(process.env.CHAOS_SEED ?? 20261124);
+
+/** mulberry32: small, seedable, good enough to pick moments and offsets. */
+export function seeded(seed = SEED): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export interface ResultRow {
+  fault: string;
+  injected: number;
+  acknowledged: number;
+  delivered: number;
+  lost: number;
+  duplicates: number;
+  droppedByPolicy: number;
+  expiredByPolicy: number;
+  note?: string;
+}
+
+/** One JSON line per fault to CHAOS_RESULTS (the chaos script builds the table from it). */
+export function recordResult(row: ResultRow): void {
+  const file = process.env.CHAOS_RESULTS;
+  const line = JSON.stringify({ profile: PROFILE.name, seed: SEED, at: new Date().toISOString(), ...row });
+  if (file) appendFileSync(file, line + '\n');
+  else process.stdout.write(`chaos result ${line}\n`);
+}
+
+export interface ChaosTopology {
+  exchange: string;
+  queue: string;
+}
+
+export function bridgeConfig(o: {
+  prefix: string;
+  dir: string;
+  storeDir?: string;
+  mqttPort: number;
+  amqpUrls: string[];
+  heartbeatSec?: number;
+}): { config: Record<string, unknown>; topology: ChaosTopology } {
+  const p = o.prefix;
+  const topology = { exchange: `${p}.tele`, queue: `${p}.all` };
+  return {
+    topology,
+    config: {
+      mqtt: { mode: 'embedded', embedded: { host: '127.0.0.1', port: o.mqttPort } },
+      amqp: {
+        urls: o.amqpUrls,
+        heartbeatSec: o.heartbeatSec ?? 10,
+        reconnect: { initialMs: 200, maxMs: 2000 },
+        topology: {
+          exchange: topology.exchange,
+          alternateExchange: `${p}.ae`,
+          unroutableQueue: `${p}.unroutable`,
+          deadLetterExchange: `${p}.dlx`,
+          deadLetterQueue: `${p}.dlq`,
+          queues: [{ name: topology.queue, bindings: ['chaos.#'] }],
+        },
+      },
+      routing: { rules: [{ name: 'all', filter: '#', key: '{topic}', split: 'none' }] },
+      // reject: the store never drops by policy, so any drop would be a loss.
+      store: { dir: o.storeDir ?? join(o.dir, 'store'), overflow: 'reject' },
+      quarantine: { dir: join(o.dir, 'quarantine') },
+      http: { host: '127.0.0.1', port: 0 },
+      log: { level: 'info' },
+    },
+  };
+}
+
+/** The bridge CLI as a child process on a config file, so it can be killed -9 and restarted on the same store. */
+export class BridgeProcess {
+  child: ChildProcess | undefined;
+  readonly logLines: string[] = [];
+  starts = 0;
+  constructor(private readonly configFile: string) {}
+
+  static write(dir: string, config: Record<string, unknown>): BridgeProcess {
+    const file = join(dir, 'bridge.json');
+    writeFileSync(file, JSON.stringify(config));
+    return new BridgeProcess(file);
+  }
+
+  running(): boolean {
+    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  async start(timeoutMs = 90_000): Promise<void> {
+    const child = spawn(process.execPath, ['bridge/bin/edge-bridge.js', 'start', '-c', this.configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    this.starts++;
+    const keep = (line: string) => {
+      this.logLines.push(line);
+      if (this.logLines.length > 2000) this.logLines.splice(0, 1000);
+    };
+    createInterface({ input: child.stderr! }).on('line', keep);
+    const lines = createInterface({ input: child.stdout! });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`bridge not ready in ${timeoutMs} ms:\n${this.logLines.slice(-20).join('\n')}`)), timeoutMs);
+      lines.on('line', (line) => {
+        keep(line);
+        if (line.includes('"bridge ready"')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      child.once('exit', (code, sig) => {
+        clearTimeout(timer);
+        reject(new Error(`bridge exited early (${code ?? sig}):\n${this.logLines.slice(-20).join('\n')}`));
+      });
+    });
+  }
+
+  /** Log lines (JSON) whose msg matches. */
+  logged(pattern: RegExp): string[] {
+    return this.logLines.filter((l) => pattern.test(l));
+  }
+
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill(signal);
+    await exited;
+  }
+}
+
+export function batchFor(device: string, boot: number, seq: number): Buffer {
+  return encodeBatch({
+    v: 1,
+    device,
+    boot,
+    seq,
+    fw: 'chaos-1',
+    ts: 1_700_000_000_000 + seq,
+    unsynced: false,
+    readings: [
+      { sensor: 'temperature', offset: 0, value: 20 + (seq % 10) },
+      { sensor: 'humidity', offset: 0, value: 40 + (seq % 10) },
+    ],
+  });
+}
+
+/**
+ * N virtual nodes, each publishing QoS1 batches in seq order and moving on only
+ * after the PUBACK (like the firmware's outbox). A publish that got no PUBACK
+ * is resent after reconnecting; only PUBACKed ids are counted as acknowledged.
+ */
+export class Fleet {
+  readonly acked = new Set<string>();
+  /** Publishes that got no PUBACK (connection lost or refused): resent, never counted. */
+  unacked = 0;
+  private stopped = false;
+  private loops: Promise<void>[] = [];
+  private readonly clients = new Set<mqtt.MqttClient>();
+
+  constructor(
+    private readonly port: number,
+    private readonly prefix: string,
+    private readonly nodes: number,
+    private readonly intervalMs = 20,
+  ) {}
+
+  start(): void {
+    for (let i = 0; i < this.nodes; i++) this.loops.push(this.run(`${this.prefix}-n${i}`));
+  }
+
+  private async run(device: string): Promise<void> {
+    let seq = 0;
+    while (!this.stopped) {
+      let client: mqtt.MqttClient;
+      try {
+        client = await mqtt.connectAsync(`mqtt://127.0.0.1:${this.port}`, { clientId: device, reconnectPeriod: 0, connectTimeout: 3000, keepalive: 10 });
+      } catch {
+        await sleep(100);
+        continue;
+      }
+      this.clients.add(client);
+      const closed = new Promise<false>((r) => client.once('close', () => r(false)));
+      try {
+        while (!this.stopped) {
+          const ok = await Promise.race([
+            client.publishAsync(`chaos/${device}/telemetry`, batchFor(device, 1, seq), { qos: 1 }).then(() => true),
+            closed,
+          ]);
+          if (!ok) {
+            this.unacked++;
+            break;
+          }
+          this.acked.add(`${device}:1:${seq}`);
+          seq++;
+          if (this.intervalMs) await sleep(this.intervalMs);
+        }
+      } catch {
+        this.unacked++;
+      }
+      this.clients.delete(client);
+      client.end(true);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    // a publish whose PUBACK is withheld (full disk) would wait forever: close its connection
+    for (const c of this.clients) c.end(true);
+    await Promise.all(this.loops);
+  }
+
+  /** Waits until `more` further readings were acknowledged. */
+  async progress(more: number, timeoutMs = 60_000): Promise<void> {
+    const target = this.acked.size + more;
+    await waitFor(() => this.acked.size >= target, { timeoutMs, what: `${more} more acknowledged readings` });
+  }
+}
+
+/** Reads the queue by message_id: how often each id arrived. */
+export class QueueCounter {
+  readonly seen = new Map<string, number>();
+  private conn: amqp.ChannelModel | undefined;
+
+  constructor(
+    private readonly url: string,
+    private readonly queue: string,
+  ) {}
+
+  async start(): Promise<void> {
+    this.conn = await amqp.connect(this.url);
+    this.conn.on('error', () => {});
+    const ch = await this.conn.createChannel();
+    await ch.prefetch(2000);
+    await ch.consume(this.queue, (m) => {
+      if (!m) return;
+      const id = String(m.properties.messageId);
+      this.seen.set(id, (this.seen.get(id) ?? 0) + 1);
+      ch.ack(m);
+    });
+  }
+
+  total(): number {
+    let n = 0;
+    for (const c of this.seen.values()) n += c;
+    return n;
+  }
+
+  async close(): Promise<void> {
+    await this.conn?.close().catch(() => {});
+  }
+
+  /** Waits until every acknowledged id has arrived (or the deadline), then for a quiet second. */
+  async settle(acked: Set<string>, timeoutMs: number): Promise<void> {
+    await waitFor(() => [...acked].every((id) => this.seen.has(id)), { timeoutMs, intervalMs: 250, what: 'every acknowledged reading in RabbitMQ' }).catch(() => {});
+    let last = -1;
+    await waitFor(
+      () => {
+        const now = this.total();
+        const quiet = now === last;
+        last = now;
+        return quiet;
+      },
+      { timeoutMs: 30_000, intervalMs: 1000, what: 'a quiet queue' },
+    ).catch(() => {});
+  }
+
+  /** lost = acknowledged ids never delivered; duplicates = extra copies (same message_id); strangers = ids nobody sent. */
+  count(acked: Set<string>, sent: (id: string) => boolean = () => true) {
+    const lost = [...acked].filter((id) => !this.seen.has(id));
+    let duplicates = 0;
+    const strangers: string[] = [];
+    for (const [id, c] of this.seen) {
+      duplicates += c - 1;
+      if (!sent(id)) strangers.push(id);
+    }
+    return { lost, duplicates, delivered: this.seen.size, strangers };
+  }
+}
+
+/** Ids of the form <prefix>-n<i>:1:<seq> belong to our fleet. */
+export function fleetId(prefix: string): (id: string) => boolean {
+  const re = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-n\\d+:1:\\d+$`);
+  return (id) => re.test(id);
+}
