@@ -189,12 +189,25 @@ export class Fleet {
     private readonly intervalMs = 20,
   ) {}
 
+  /** Next seq per device, kept across stop()/start() so ids are never reused. */
+  private readonly seqs = new Map<string, number>();
+
   start(): void {
+    this.stopped = false;
+    this.loops = [];
     for (let i = 0; i < this.nodes; i++) this.loops.push(this.run(`${this.prefix}-n${i}`));
   }
 
   private async run(device: string): Promise<void> {
-    let seq = 0;
+    let seq = this.seqs.get(device) ?? 0;
+    try {
+      await this.loop(device, () => seq, () => seq++);
+    } finally {
+      this.seqs.set(device, seq);
+    }
+  }
+
+  private async loop(device: string, current: () => number, next: () => void): Promise<void> {
     while (!this.stopped) {
       let client: mqtt.MqttClient;
       try {
@@ -208,15 +221,15 @@ export class Fleet {
       try {
         while (!this.stopped) {
           const ok = await Promise.race([
-            client.publishAsync(`chaos/${device}/telemetry`, batchFor(device, 1, seq), { qos: 1 }).then(() => true),
+            client.publishAsync(`chaos/${device}/telemetry`, batchFor(device, 1, current()), { qos: 1 }).then(() => true),
             closed,
           ]);
           if (!ok) {
             this.unacked++;
             break;
           }
-          this.acked.add(`${device}:1:${seq}`);
-          seq++;
+          this.acked.add(`${device}:1:${current()}`);
+          next();
           if (this.intervalMs) await sleep(this.intervalMs);
         }
       } catch {
