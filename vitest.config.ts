@@ -27,6 +27,8 @@ export default defineConfig({
           name: 'chaos',
           include: ['bridge/test/chaos/**/*.test.ts'],
           fileParallelism: false,
+          // after unit and integration, so its faults and load never overlap theirs
+          sequence: { groupOrder: 1 },
           testTimeout: process.env.CHAOS_PROFILE === 'full' ? 900_000 : 180_000,
           hookTimeout: 180_000,
         },
