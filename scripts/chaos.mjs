@@ -42,8 +42,9 @@ async function stage(name, cmd, cmdArgs, env) {
   const t0 = Date.now();
   console.log(`\n==> ${name}`);
   const r = await run(cmd, cmdArgs, env);
-  stages.push({ name, ok: r.code === 0, seconds: (Date.now() - t0) / 1000 });
-  return r;
+  const ok = r.code === 0;
+  stages.push({ name, ok, seconds: (Date.now() - t0) / 1000 });
+  return { ...r, ok };
 }
 
 await stage('faults under load', bin('vitest'), ['run', '--project', 'chaos'], {
