@@ -1,71 +1,438 @@
 // npm run bench [-- --quick]
-// The benchmark report of issue #9, as far as it exists: the firmware figures are
-// measured (rv32imc sizes, callgrind instructions per reading) and the store backends
-// are compared in the same run. The peer scenarios (direct amqplib ceiling, bridge
-// with embedded and external MQTT, RabbitMQ's MQTT plugin, a naive bridge), latency,
-// drain and 10k connections are NOT implemented yet: the table says so instead of
-// printing a number. Results go to bench/results/<date>.json.
+// Issue #9's benchmark: this bridge against its peers, in one run, on one private
+// RabbitMQ node owned by the bench, reported as ratios (the box is shared and noisy,
+// so only figures from the same run are compared). Every scenario carries the same
+// shared-protocol batches (16 readings) into the same durable queue, and one consumer
+// process counts them and measures publish-to-receipt latency. Load generators run in
+// their own processes; the bridge runs as `edge-bridge start`, as deployed.
+//   1 ceiling   amqplib straight to the exchange, pool of confirm channels, windowed
+//   2 bridge    embedded MQTT ingress, durable store, confirms
+//   3 external  the bridge as a client of a private Mosquitto
+//   4 plugin    RabbitMQ's MQTT plugin on the bench's node, QoS1
+//   5 naive     Mosquitto subscriber awaiting each confirm (the tutorial bridge)
+// plus drain of a 1M backlog under live traffic (200k with --quick), 10k idle
+// connections (2k with --quick), the firmware figures, and the store backends.
+// Outputs: a table, bench/results/<date>.json and .svg, and (full runs) README.md.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import amqp from 'amqplib';
+import mqtt from 'mqtt';
+import { startPrivateRabbit, type PrivateRabbit } from '../bridge/test/helpers/rabbit-node.ts';
+import { startPrivateMosquitto, type PrivateMosquitto } from '../bridge/test/helpers/mosquitto.ts';
+import { freePort } from '../bridge/test/helpers/ports.ts';
+import { bridgeConfigSchema } from '../bridge/src/config/schema.ts';
+import { topologyFromConfig } from '../bridge/src/pipeline.ts';
+import { declareTopology } from '../bridge/src/egress/amqp/index.ts';
+import { Worker } from './lib/worker.ts';
+import { sampleProcess, rssBytes, type ProcSample } from './lib/proc-stats.ts';
+import { benchBridgeConfig, startBridge, type BridgeProcess } from './lib/bridge-process.ts';
+import { consoleReport, markdownReport, svgChart, updateReadme, type ScenarioRow, type TargetRow } from './lib/report.ts';
+import { READINGS_PER_BATCH } from './load/payload.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const quick = process.argv.includes('--quick');
+// --only=embedded,drain runs a subset (for profiling one scenario); targets needing the rest are skipped.
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+const want = (name: string) => !only || only.includes(name);
+const P = quick
+  ? { tputMs: 5000, warmMs: 1500, latMs: 3000, settleMs: 20_000, drainN: 200_000, scaleConns: 2000, scaleProcs: 2, trickleMs: 6000, devices: 50 }
+  : { tputMs: 20_000, warmMs: 4000, latMs: 12_000, settleMs: 60_000, drainN: 1_000_000, scaleConns: 10_000, scaleProcs: 4, trickleMs: 20_000, devices: 50 };
+const RUN = `b${Date.now().toString(36)}`;
+const PREFIX = `bench/${RUN}`;
+const KEY_PREFIX = `bench.${RUN}`;
+const QUEUE = 'bench.all';
+const EXCHANGE = 'bench.telemetry';
+const started = Date.now();
+const workDir = mkdtempSync(join(tmpdir(), 'edge-bench-'));
 
-interface Row {
-  what: string;
-  target: string;
-  result: string;
-  met: boolean | undefined;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const mb = (bytes: number) => bytes / 1024 / 1024;
+function progress(msg: string): void {
+  const s = Math.round((Date.now() - started) / 1000);
+  process.stderr.write(`[bench ${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}] ${msg}\n`);
+}
+async function waitUntil(what: string, cond: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await cond()) return true;
+    await sleep(200);
+  }
+  progress(`  (gave up waiting: ${what})`);
+  return false;
 }
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): string {
-  process.stderr.write(`[bench] ${cmd} ${args.join(' ')}\n`);
-  const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
+function make(args: string[], env: NodeJS.ProcessEnv = {}): string {
+  progress(`make ${args.join(' ')}`);
+  const r = spawnSync('make', args, { cwd: root, encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 });
+  if (r.status !== 0) throw new Error(`make ${args.join(' ')} failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
   return `${r.stdout}\n${r.stderr}`;
 }
 
-const rows: Row[] = [];
-const raw: Record<string, unknown> = {};
+const targets: TargetRow[] = [];
+const scenarios: ScenarioRow[] = [];
+const raw: Record<string, unknown> = { run: RUN, quick, params: P };
+const cleanups: Array<() => Promise<unknown>> = [];
 
-// Firmware: sizes of the core on rv32imc and the instruction count of encode + enqueue.
-const size = run('make', ['-s', '-C', 'firmware', 'size']);
-const text = Number(/^\s*(\d+)\s+\d+\s+\d+\s+\d+\s+\w+\s+\(TOTALS\)/m.exec(size)?.[1]);
-const bss = Number(/(\d+) bytes bss/.exec(size)?.[1]);
-const cg = run('make', ['-s', '-C', 'firmware', 'callgrind']);
-const perReading = Number(/(\d+) per reading/.exec(cg)?.[1]);
-raw.firmware = { textBytes: text, nodeStateBytes: bss, instructionsPerReading: perReading };
-rows.push({ what: 'Firmware core text (rv32imc)', target: '<= 24 KB', result: `${(text / 1024).toFixed(1)} KB`, met: text <= 24 * 1024 });
-rows.push({ what: 'Firmware static RAM (edge_node_t)', target: '<= 16 KB', result: `${(bss / 1024).toFixed(1)} KB`, met: bss <= 16 * 1024 });
-rows.push({ what: 'Encode + enqueue per reading (batch 16)', target: '<= 2000 instr', result: `${perReading} instr`, met: perReading <= 2000 });
-
-// Store backends, measured side by side in this run.
-const store = run(process.execPath, ['--import', 'tsx', 'bench/store-backends.ts'], { BENCH_MS: quick ? '1000' : '2500' });
-raw.storeBackends = store.trim();
-
-for (const [what, target] of [
-  ['Bridge (embedded MQTT) vs direct amqplib ceiling', '>= 0.8x'],
-  ['Bridge vs naive bridge', '>= 10x'],
-  ['Bridge vs RabbitMQ MQTT plugin', '>= 1.0x'],
-  ['Bridge p99 at 50 % load vs plugin p99', '<= 1.5x'],
-  ['RSS with 1 M messages backlogged', '<= 150 MB'],
-  ['Drain rate vs ceiling', '>= 0.8x'],
-  ['10k MQTT connections RSS', '<= 250 MB'],
-] as const) {
-  rows.push({ what, target, result: 'not measured: scenario not implemented yet', met: undefined });
+// ------------------------------------------------------------------ firmware
+function firmware(): void {
+  const size = make(['-s', '-C', 'firmware', 'size']);
+  const text = Number(/^\s*(\d+)\s+\d+\s+\d+\s+\d+\s+\w+\s+\(TOTALS\)/m.exec(size)?.[1]);
+  const bss = Number(/(\d+) bytes bss/.exec(size)?.[1]);
+  const cg = make(['-s', '-C', 'firmware', 'callgrind']);
+  const perReading = Number(/(\d+) per reading/.exec(cg)?.[1]);
+  raw.firmware = { textBytes: text, nodeStateBytes: bss, instructionsPerReading: perReading, sizeTable: size.trim() };
+  targets.push({ what: 'Firmware core text (rv32imc)', target: '<= 24 KB', result: `${(text / 1024).toFixed(1)} KB`, met: text <= 24 * 1024 });
+  targets.push({ what: 'Firmware static RAM (edge_node_t)', target: '<= 16 KB', result: `${(bss / 1024).toFixed(1)} KB`, met: bss <= 16 * 1024 });
+  targets.push({ what: 'Encode + enqueue per reading (batch 16)', target: '<= 2000 instr', result: `${perReading} instr`, met: perReading <= 2000 });
 }
 
-const w = Math.max(...rows.map((r) => r.what.length));
-process.stdout.write('\nstore backends (same run):\n' + store.trim() + '\n\n');
-process.stdout.write(`${'what'.padEnd(w)}  ${'target'.padEnd(14)}  result\n`);
-for (const r of rows) {
-  const verdict = r.met === undefined ? '' : r.met ? '  met' : '  MISSED';
-  process.stdout.write(`${r.what.padEnd(w)}  ${r.target.padEnd(14)}  ${r.result}${verdict}\n`);
+// ------------------------------------------------------------------ the shared parts
+let rabbit: PrivateRabbit;
+let mosq: PrivateMosquitto;
+let consumer: Worker;
+let topology: ReturnType<typeof topologyFromConfig>;
+
+async function brokers(): Promise<void> {
+  progress('starting the bench RabbitMQ node (MQTT plugin on) and a private Mosquitto');
+  rabbit = await startPrivateRabbit({ plugins: ['rabbitmq_mqtt'], label: 'bench' });
+  cleanups.push(() => rabbit.dispose());
+  mosq = await startPrivateMosquitto();
+  cleanups.push(() => mosq.dispose());
+  // The same queue (and arguments) the bridge declares, so every scenario lands in it.
+  topology = topologyFromConfig(bridgeConfigSchema.parse(bridgeConfig({ mode: 'embedded', port: 1 }, rabbit.amqpUrl, 'x', 1)));
+  const conn = await amqp.connect(rabbit.amqpUrl);
+  const ch = await conn.createChannel();
+  await declareTopology(ch, topology);
+  await ch.bindQueue(QUEUE, 'amq.topic', `${KEY_PREFIX}.#`);
+  await conn.close();
+  consumer = Worker.start(join(root, 'bench/load/consumer.ts'), 'consumer');
+  cleanups.push(() => consumer.stop());
+  await consumer.call('start', { url: rabbit.amqpUrl, queue: QUEUE });
 }
-const dir = join(root, 'bench', 'results');
-mkdirSync(dir, { recursive: true });
-const file = join(dir, `${new Date().toISOString().slice(0, 10)}.json`);
-writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), quick, rows, raw }, null, 2) + '\n');
-process.stdout.write(`\nwritten: ${file}\n`);
+
+function bridgeConfig(mqttCfg: Parameters<typeof benchBridgeConfig>[0]['mqtt'], amqpUrl: string, dir: string, httpPort: number) {
+  return benchBridgeConfig({
+    amqpUrl,
+    dir,
+    httpPort,
+    mqtt: mqttCfg,
+    topology: {
+      exchange: EXCHANGE,
+      alternateExchange: 'bench.unroutable',
+      unroutableQueue: 'bench.unroutable',
+      deadLetterExchange: 'bench.dlx',
+      deadLetterQueue: 'bench.dlq',
+      queues: [{ name: QUEUE, bindings: ['#'] }],
+    },
+  });
+}
+
+let bridgeCount = 0;
+async function bridge(mqttCfg: Parameters<typeof benchBridgeConfig>[0]['mqtt'], amqpUrl = rabbit.amqpUrl, dir?: string): Promise<BridgeProcess & { dir: string }> {
+  const name = `bridge-${++bridgeCount}`;
+  const bdir = dir ?? join(workDir, name);
+  const httpPort = await freePort();
+  const b = await startBridge({ root, dir: bdir, name, config: bridgeConfig(mqttCfg, amqpUrl, bdir, httpPort), httpPort, mqttPort: mqttCfg.mode === 'embedded' ? mqttCfg.port : 0 });
+  cleanups.push(() => b.stop('SIGKILL'));
+  return { ...b, dir: bdir };
+}
+
+async function devices(url: string, clients: number, label: string, extra: Record<string, unknown> = {}): Promise<Worker> {
+  const w = Worker.start(join(root, 'bench/load/mqtt-devices.ts'), `devices-${label}`);
+  cleanups.push(() => w.stop());
+  const r = await w.call<{ connected: number; ms: number }>('connect', { url, clients, prefix: PREFIX, clientIdPrefix: `${RUN}-${label}`, ...extra });
+  if (r.connected !== clients) throw new Error(`${label}: only ${r.connected}/${clients} clients connected`);
+  return w;
+}
+
+const count = async (phase: string) => (await consumer.call<{ count: number }>('count', { phase })).count;
+
+interface LoadResult {
+  sent: number;
+  acked: number;
+  failed: number;
+}
+
+/** Max-rate phase: the consumer's receive rate after the warm-up is the sustained rate. */
+async function throughput(phase: string, load: (durationMs: number) => Promise<LoadResult>, pid?: number): Promise<{ rate: number; load: LoadResult; proc?: ProcSample }> {
+  progress(`  ${phase}: max rate for ${P.tputMs / 1000} s`);
+  const t = Date.now();
+  const running = load(P.tputMs);
+  await sleep(P.warmMs);
+  const sampler = pid ? sampleProcess(pid) : undefined;
+  const c0 = await count(phase);
+  const t0 = Date.now();
+  await sleep(Math.max(0, t + P.tputMs - Date.now()));
+  const c1 = await count(phase);
+  const t1 = Date.now();
+  const proc = sampler?.stop();
+  const result = await running;
+  const rate = ((c1 - c0) * 1000) / (t1 - t0);
+  progress(`  ${phase}: ${rate.toFixed(0)} msg/s delivered (${result.acked} acknowledged to the sender)`);
+  return { rate, load: result, proc };
+}
+
+/** Paced phase at `rate`: publish-to-receipt latency, skipping the first second. */
+async function latency(phase: string, rate: number, load: (rate: number, durationMs: number) => Promise<LoadResult>) {
+  progress(`  ${phase}: ${rate.toFixed(0)} msg/s for ${P.latMs / 1000} s (latency)`);
+  const r = await load(rate, P.latMs);
+  await waitUntil(`${phase} delivered`, async () => (await count(phase)) >= r.acked, P.settleMs);
+  const lat = await consumer.call<{ count: number; samples: number; p50: number; p99: number }>('latency', { phase, skip: Math.round(rate) });
+  progress(`  ${phase}: p50 ${lat.p50.toFixed(1)} ms, p99 ${lat.p99.toFixed(1)} ms over ${lat.samples} batches`);
+  return { ...lat, rate };
+}
+
+function row(name: string, t: { rate: number; proc?: ProcSample }, l: { rate: number; p50: number; p99: number }): ScenarioRow {
+  const s: ScenarioRow = {
+    name,
+    msgsPerSec: t.rate,
+    readingsPerSec: t.rate * READINGS_PER_BATCH,
+    latencyRate: l.rate,
+    p50Ms: l.p50,
+    p99Ms: l.p99,
+    rssMb: t.proc ? mb(t.proc.maxRss) : undefined,
+    cpu: t.proc?.cpu,
+  };
+  scenarios.push(s);
+  return s;
+}
+
+// ------------------------------------------------------------------ scenarios
+async function ceiling(): Promise<ScenarioRow> {
+  progress('scenario 1/5: ceiling (amqplib, 2 connections x 2 confirm channels x 500 in flight)');
+  const pub = Worker.start(join(root, 'bench/load/amqp-publisher.ts'), 'ceiling');
+  cleanups.push(() => pub.stop());
+  await pub.call('connect', { url: rabbit.amqpUrl, exchange: EXCHANGE, keyPrefix: KEY_PREFIX, connections: 2, channelsPerConnection: 2, window: 500, devices: P.devices });
+  const t = await throughput('s1t', (d) => pub.call('run', { phase: 's1t', rate: 0, durationMs: d }));
+  await waitUntil('s1t drained', async () => (await count('s1t')) >= t.load.acked, P.settleMs);
+  const l = await latency('s1l', t.rate / 2, (rate, d) => pub.call('run', { phase: 's1l', rate, durationMs: d }));
+  await pub.stop();
+  return row('1 ceiling: amqplib direct', t, l);
+}
+
+async function plugin(): Promise<ScenarioRow> {
+  progress('scenario 4/5: RabbitMQ MQTT plugin, QoS1 straight into amq.topic');
+  const gen = await devices(rabbit.mqttUrl!, P.devices, 's4', { username: 'guest', password: 'guest' });
+  const run = (phase: string) => (rate: number, d: number) => gen.call<LoadResult>('run', { phase, rate, durationMs: d });
+  const t = await throughput('s4t', (d) => run('s4t')(0, d), rabbit.osPid);
+  await waitUntil('s4t drained', async () => (await count('s4t')) >= t.load.acked, P.settleMs);
+  const l = await latency('s4l', t.rate / 2, run('s4l'));
+  await gen.stop();
+  // The plugin's figures are RabbitMQ's own; its RSS is the whole node's, so it is not shown as a bridge's.
+  return row('4 RabbitMQ MQTT plugin', { rate: t.rate }, l);
+}
+
+async function embedded(pluginRate: number | undefined): Promise<{ row: ScenarioRow; atPluginRate?: { p50: number; p99: number; rate: number } }> {
+  progress('scenario 2/5: this bridge, embedded MQTT ingress, durable store, confirms');
+  const port = await freePort();
+  let b = await bridge({ mode: 'embedded', port });
+  const gen = await devices(`mqtt://127.0.0.1:${port}`, P.devices, 's2');
+  const run = (phase: string) => (rate: number, d: number) => gen.call<LoadResult>('run', { phase, rate, durationMs: d });
+  const t = await throughput('s2t', (d) => run('s2t')(0, d), b.pid);
+  if (!(await waitUntil('s2t backlog forwarded', async () => (await b.storeRecords()) === 0, P.settleMs))) {
+    // Start the latency phases from an empty store rather than wait for the backlog.
+    await b.stop();
+    rmSync(join(b.dir, 'store'), { recursive: true, force: true });
+    b = await bridge({ mode: 'embedded', port }, rabbit.amqpUrl, b.dir);
+  }
+  const l = await latency('s2l', t.rate / 2, run('s2l'));
+  const p = pluginRate === undefined ? undefined : await latency('s2p', pluginRate / 2, run('s2p'));
+  await gen.stop();
+  await b.stop();
+  return { row: row('2 bridge, embedded MQTT', t, l), atPluginRate: p };
+}
+
+/** Empties a broker-side persistent session left behind by a stopped subscriber. */
+async function dropSession(url: string, clientId: string): Promise<void> {
+  const c = await mqtt.connectAsync(url, { clientId, clean: true });
+  await c.endAsync();
+}
+
+async function external(): Promise<ScenarioRow> {
+  progress('scenario 3/5: this bridge as a client of a private Mosquitto');
+  const clientId = `${RUN}-bridge-ext`;
+  const mqttCfg = { mode: 'external' as const, url: mosq.url, clientId, topics: [`${PREFIX}/+/telemetry`] };
+  let b = await bridge(mqttCfg);
+  const gen = await devices(mosq.url, P.devices, 's3');
+  const run = (phase: string) => (rate: number, d: number) => gen.call<LoadResult>('run', { phase, rate, durationMs: d });
+  const t = await throughput('s3t', (d) => run('s3t')(0, d), b.pid);
+  if (!(await waitUntil('s3t forwarded', async () => (await count('s3t')) >= t.load.acked, P.settleMs))) {
+    // Mosquitto still holds a backlog for the bridge's session: start over without it.
+    await b.stop();
+    await dropSession(mosq.url, clientId);
+    rmSync(join(b.dir, 'store'), { recursive: true, force: true });
+    b = await bridge(mqttCfg, rabbit.amqpUrl, b.dir);
+  }
+  const l = await latency('s3l', t.rate / 2, run('s3l'));
+  await gen.stop();
+  await b.stop();
+  await dropSession(mosq.url, clientId);
+  return row('3 bridge, external Mosquitto', t, l);
+}
+
+async function naive(): Promise<ScenarioRow> {
+  progress('scenario 5/5: naive bridge (Mosquitto subscriber, awaits each confirm)');
+  const startNaive = async () => {
+    const n = Worker.start(join(root, 'bench/load/naive-bridge.ts'), 'naive');
+    cleanups.push(() => n.stop());
+    await n.call('start', { mqttUrl: mosq.url, amqpUrl: rabbit.amqpUrl, exchange: EXCHANGE, filter: `${PREFIX}/+/telemetry`, clientId: `${RUN}-naive` });
+    return n;
+  };
+  let n = await startNaive();
+  const gen = await devices(mosq.url, P.devices, 's5');
+  const run = (phase: string) => (rate: number, d: number) => gen.call<LoadResult>('run', { phase, rate, durationMs: d });
+  const t = await throughput('s5t', (d) => run('s5t')(0, d), n.pid);
+  // Its clean session holds the unforwarded rest; a fresh one starts empty.
+  await n.stop();
+  n = await startNaive();
+  const l = await latency('s5l', t.rate / 2, run('s5l'));
+  await gen.stop();
+  await n.stop();
+  return row('5 naive bridge', t, l);
+}
+
+// ------------------------------------------------------------------ drain and scale
+async function drain(ceilingRate: number, liveRate: number): Promise<{ rate: number; rssBackloggedMb: number; rssDrainMb: number }> {
+  const n = P.drainN;
+  progress(`drain: storing ${n} batches with RabbitMQ unreachable`);
+  const port = await freePort();
+  const dead = `amqp://guest:guest@127.0.0.1:${await freePort()}`;
+  let b = await bridge({ mode: 'embedded', port }, dead);
+  const gen = await devices(`mqtt://127.0.0.1:${port}`, P.devices, 'drain');
+  const fillStart = Date.now();
+  const filled = await gen.call<LoadResult>('run', { phase: 'fill', rate: 0, durationMs: 600_000, total: n, window: 50 });
+  const fillMs = Date.now() - fillStart;
+  progress(`  stored ${filled.acked} in ${(fillMs / 1000).toFixed(1)} s (${((filled.acked * 1000) / fillMs).toFixed(0)} msg/s into the store)`);
+  await sleep(3000);
+  const backlog = await b.storeRecords();
+  const rssBacklogged = rssBytes(b.pid);
+  progress(`  backlog ${backlog}, bridge RSS ${mb(rssBacklogged).toFixed(0)} MB`);
+  await b.stop();
+  progress(`drain: restarting on the same store with RabbitMQ up, live traffic at ${liveRate.toFixed(0)} msg/s`);
+  const t0 = Date.now();
+  b = await bridge({ mode: 'embedded', port }, rabbit.amqpUrl, b.dir);
+  const readyMs = Date.now() - t0;
+  const sampler = sampleProcess(b.pid);
+  const live = gen.call<LoadResult>('run', { phase: 'live', rate: liveRate, durationMs: 900_000, total: Number.MAX_SAFE_INTEGER });
+  let last = 0;
+  await waitUntil('backlog drained', async () => {
+    const c = await count('fill');
+    if (c - last >= n / 10) {
+      last = c;
+      progress(`  drained ${c}/${filled.acked}`);
+    }
+    return c >= filled.acked;
+  }, 900_000);
+  const drainMs = Date.now() - t0;
+  const proc = sampler.stop();
+  await gen.stop();
+  await live.catch(() => undefined);
+  await b.stop();
+  const rate = (filled.acked * 1000) / drainMs;
+  progress(`  drained ${filled.acked} in ${(drainMs / 1000).toFixed(1)} s (${rate.toFixed(0)} msg/s, recovery to ready ${readyMs} ms), RSS max ${mb(proc.maxRss).toFixed(0)} MB`);
+  raw.drain = { n: filled.acked, fillMs, fillRate: (filled.acked * 1000) / fillMs, backlog, rssBackloggedMb: mb(rssBacklogged), readyMs, drainMs, rate, liveRate, rssDrainMb: mb(proc.maxRss), cpu: proc.cpu, vsCeiling: rate / ceilingRate };
+  return { rate, rssBackloggedMb: mb(rssBacklogged), rssDrainMb: mb(proc.maxRss) };
+}
+
+async function scale(): Promise<{ idleMb: number; trickleMb: number; baseMb: number }> {
+  const conns = P.scaleConns;
+  progress(`scale: ${conns} MQTT connections from ${P.scaleProcs} client processes`);
+  const port = await freePort();
+  const b = await bridge({ mode: 'embedded', port });
+  const baseMb = mb(rssBytes(b.pid));
+  const per = conns / P.scaleProcs;
+  const t0 = Date.now();
+  const gens = await Promise.all(
+    Array.from({ length: P.scaleProcs }, (_, i) => devices(`mqtt://127.0.0.1:${port}`, per, `scale${i}`, { connectPerSec: 1000, keepalive: 120 })),
+  );
+  progress(`  ${conns} connected in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  await sleep(3000);
+  const idleMb = mb(rssBytes(b.pid));
+  progress(`  idle RSS ${idleMb.toFixed(0)} MB (bridge alone ${baseMb.toFixed(0)} MB); trickle: each client one batch per 10 s`);
+  const sampler = sampleProcess(b.pid);
+  const trickled = await Promise.all(gens.map((g) => g.call<LoadResult>('trickle', { phase: 'trickle', intervalMs: 10_000, durationMs: P.trickleMs })));
+  const proc = sampler.stop();
+  const acked = trickled.reduce((n, r) => n + r.acked, 0);
+  await waitUntil('trickle delivered', async () => (await count('trickle')) >= acked, P.settleMs);
+  const delivered = await count('trickle');
+  progress(`  trickle: ${acked} acknowledged, ${delivered} delivered, RSS max ${mb(proc.maxRss).toFixed(0)} MB, CPU ${proc.cpu.toFixed(2)}`);
+  await Promise.all(gens.map((g) => g.stop()));
+  await b.stop();
+  raw.scale = { conns, baseMb, idleMb, trickleMb: mb(proc.maxRss), trickleAcked: acked, trickleDelivered: delivered, cpu: proc.cpu };
+  return { idleMb, trickleMb: mb(proc.maxRss), baseMb };
+}
+
+// ------------------------------------------------------------------ main
+async function main(): Promise<void> {
+  if (want('firmware')) firmware();
+  if (!quick && want('store')) {
+    progress('store backends, side by side');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/store-backends.ts'], { cwd: root, encoding: 'utf8', env: { ...process.env, BENCH_MS: '2500' } });
+    raw.storeBackends = `${r.stdout}`.trim();
+  }
+  await brokers();
+  const s1 = want('ceiling') ? await ceiling() : undefined;
+  const s4 = want('plugin') ? await plugin() : undefined;
+  const s2 = want('embedded') ? await embedded(s4?.msgsPerSec) : undefined;
+  const s3 = want('external') ? await external() : undefined;
+  const s5 = want('naive') ? await naive() : undefined;
+  const d = want('drain') ? await drain(s1?.msgsPerSec ?? NaN, Math.min(500, (s2?.row.msgsPerSec ?? 5000) / 10)) : undefined;
+  const sc = want('scale') ? await scale() : undefined;
+  void s3;
+
+  raw.bridgeAtPluginRate = s2?.atPluginRate;
+  const r = (x: number) => `${x.toFixed(2)}x`;
+  const vs = (what: string, target: string, a: ScenarioRow | undefined, b: ScenarioRow | undefined, min: number) => {
+    if (!a || !b) return;
+    const x = a.msgsPerSec / b.msgsPerSec;
+    targets.push({ what, target, result: `${r(x)} (${a.msgsPerSec.toFixed(0)} vs ${b.msgsPerSec.toFixed(0)} msg/s)`, met: x >= min });
+  };
+  const before = targets.splice(0);
+  vs('Bridge (scenario 2) vs the ceiling', '>= 0.8x', s2?.row, s1, 0.8);
+  vs('Bridge vs the naive bridge', '>= 10x', s2?.row, s5, 10);
+  vs('Bridge vs the MQTT plugin', '>= 1.0x', s2?.row, s4, 1.0);
+  if (s2?.atPluginRate && s4) {
+    const x = s2.atPluginRate.p99 / s4.p99Ms;
+    targets.push({ what: 'Bridge p99 vs plugin p99, both at 50 % of the plugin max', target: '<= 1.5x', result: `${r(x)} (${s2.atPluginRate.p99.toFixed(1)} vs ${s4.p99Ms.toFixed(1)} ms at ${s4.latencyRate.toFixed(0)}/s)`, met: x <= 1.5 });
+  }
+  if (d) {
+    targets.push({ what: `RSS with ${P.drainN / 1e6}M messages backlogged`, target: '<= 150 MB', result: `${d.rssBackloggedMb.toFixed(0)} MB (draining: ${d.rssDrainMb.toFixed(0)} MB)`, met: Math.max(d.rssBackloggedMb, d.rssDrainMb) <= 150 });
+    if (s1) targets.push({ what: `Drain of ${P.drainN / 1e6}M under live traffic vs the ceiling`, target: '>= 0.8x', result: `${r(d.rate / s1.msgsPerSec)} (${d.rate.toFixed(0)} msg/s)`, met: d.rate / s1.msgsPerSec >= 0.8 });
+  }
+  if (sc) {
+    targets.push({
+      what: `${P.scaleConns} MQTT connections, RSS idle / trickle`,
+      target: '<= 250 MB (10k)',
+      result: `${sc.idleMb.toFixed(0)} / ${sc.trickleMb.toFixed(0)} MB`,
+      met: P.scaleConns >= 10_000 ? Math.max(sc.idleMb, sc.trickleMb) <= 250 : undefined,
+    });
+  }
+  targets.push(...before);
+  const totalS = (Date.now() - started) / 1000;
+  const meta = `${quick ? 'Quick' : 'Full'} run of ${new Date().toISOString().slice(0, 10)}, ${totalS.toFixed(0)} s, ${quick ? 'shortened phases (a smoke test, not for the targets)' : `phases of ${P.tputMs / 1000} s (max rate) and ${P.latMs / 1000} s (latency)`}; batches of ${READINGS_PER_BATCH} readings; ${P.devices} devices per scenario.`;
+  process.stdout.write(`\n${consoleReport(scenarios, targets)}\n\n${meta}\n`);
+  const dir = join(root, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const base = join(dir, `${new Date().toISOString().slice(0, 10)}${quick ? '-quick' : ''}`);
+  writeFileSync(`${base}.json`, JSON.stringify({ at: new Date().toISOString(), quick, durationS: totalS, targets, scenarios, raw }, null, 2) + '\n');
+  writeFileSync(`${base}.svg`, svgChart(scenarios, meta.split(';')[0]!));
+  process.stdout.write(`written: ${base}.json, ${base}.svg\n`);
+  if (!quick && !only && updateReadme(join(root, 'README.md'), markdownReport(scenarios, targets, `${meta} Chart: \`bench/results/${base.split('/').pop()}.svg\`.`))) {
+    process.stdout.write('README.md: benchmark section updated\n');
+  }
+}
+
+let failed = false;
+try {
+  await main();
+} catch (err) {
+  failed = true;
+  process.stderr.write(`bench failed: ${(err as Error).stack}\n`);
+} finally {
+  for (const c of cleanups.reverse()) await c().catch(() => {});
+  rmSync(workDir, { recursive: true, force: true });
+}
+process.exit(failed ? 1 : 0);

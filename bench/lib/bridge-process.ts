@@ -1,0 +1,86 @@
+// The bridge under test, as its own process: `edge-bridge start -c <config>`, exactly
+// as deployed, with a generated config. RSS/CPU come from its pid; the store backlog
+// from its /metrics.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface BridgeProcess {
+  pid: number;
+  mqttPort: number;
+  httpPort: number;
+  storeRecords(): Promise<number>;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export async function startBridge(opts: { root: string; dir: string; name: string; config: Record<string, unknown>; httpPort: number; mqttPort: number }): Promise<BridgeProcess> {
+  mkdirSync(opts.dir, { recursive: true });
+  const cfgFile = join(opts.dir, `${opts.name}.json`);
+  const logFile = join(opts.dir, `${opts.name}.log`);
+  writeFileSync(cfgFile, JSON.stringify(opts.config, null, 2));
+  const out = openSync(logFile, 'w');
+  // BENCH_BRIDGE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the bridge under test.
+  const nodeArgs = (process.env.BENCH_BRIDGE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, join(opts.root, 'bridge/bin/edge-bridge.js'), 'start', '-c', cfgFile], {
+    cwd: opts.dir,
+    stdio: ['ignore', out, out],
+  });
+  closeSync(out);
+  let exited: string | undefined;
+  const exit = new Promise<void>((r) =>
+    child.once('exit', (code, signal) => {
+      exited = `${code ?? signal}`;
+      r();
+    }),
+  );
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (exited !== undefined) throw new Error(`bridge ${opts.name} exited (${exited}) before ready:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
+    if (readFileSync(logFile, 'utf8').includes('"msg":"bridge ready"')) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`bridge ${opts.name} not ready in 120 s:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const metricsUrl = `http://127.0.0.1:${opts.httpPort}/metrics`;
+  return {
+    pid: child.pid!,
+    mqttPort: opts.mqttPort,
+    httpPort: opts.httpPort,
+    async storeRecords() {
+      const text = await (await fetch(metricsUrl)).text();
+      const m = /^edge_store_records (\S+)$/m.exec(text);
+      return m ? Number(m[1]) : NaN;
+    },
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (exited !== undefined) return;
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exit;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** A bridge config for the bench: everything on the bench's private brokers, one queue, the default rule. */
+export function benchBridgeConfig(o: {
+  amqpUrl: string;
+  dir: string;
+  httpPort: number;
+  mqtt: { mode: 'embedded'; port: number } | { mode: 'external'; url: string; clientId: string; topics: string[] };
+  topology: Record<string, unknown>;
+}): Record<string, unknown> {
+  return {
+    mqtt:
+      o.mqtt.mode === 'embedded'
+        ? { mode: 'embedded', embedded: { host: '127.0.0.1', port: o.mqtt.port } }
+        : { mode: 'external', external: { url: o.mqtt.url, clientId: o.mqtt.clientId, topics: o.mqtt.topics } },
+    amqp: { urls: [o.amqpUrl], topology: o.topology, reconnect: { initialMs: 200, maxMs: 1000 } },
+    store: { dir: join(o.dir, 'store') },
+    quarantine: { dir: join(o.dir, 'quarantine') },
+    http: { host: '127.0.0.1', port: o.httpPort },
+    queueHealth: { enabled: false },
+    log: { level: 'info' },
+  };
+}

@@ -1,0 +1,121 @@
+// The bench's outputs: the console table, the results JSON, an SVG chart, and (full
+// runs) the results section of README.md between its bench markers.
+import { readFileSync, writeFileSync } from 'node:fs';
+
+export interface TargetRow {
+  what: string;
+  target: string;
+  result: string;
+  met: boolean | undefined;
+}
+
+export interface ScenarioRow {
+  name: string;
+  msgsPerSec: number;
+  readingsPerSec: number;
+  /** Latency at 50 % of this scenario's own maximum rate. */
+  latencyRate: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** RSS and CPU of the process under test during the throughput phase (undefined: the broker itself). */
+  rssMb?: number;
+  cpu?: number;
+}
+
+const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
+
+function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+export function scenarioCells(s: ScenarioRow): string[] {
+  return [
+    s.name,
+    fmt(s.msgsPerSec),
+    fmt(s.readingsPerSec),
+    `${fmt(s.latencyRate)}/s`,
+    fmt(s.p50Ms, 1),
+    fmt(s.p99Ms, 1),
+    s.rssMb === undefined ? '-' : fmt(s.rssMb),
+    s.cpu === undefined ? '-' : fmt(s.cpu, 2),
+  ];
+}
+
+const SCENARIO_HEADERS = ['scenario', 'msg/s', 'readings/s', 'latency at', 'p50 ms', 'p99 ms', 'RSS MB', 'CPU cores'];
+const TARGET_HEADERS = ['what', 'target', 'result', ''];
+
+export function consoleReport(scenarios: ScenarioRow[], targets: TargetRow[]): string {
+  return [
+    table(SCENARIO_HEADERS, scenarios.map(scenarioCells)),
+    '',
+    table(TARGET_HEADERS, targets.map((t) => [t.what, t.target, t.result, t.met === undefined ? '' : t.met ? 'met' : 'MISSED'])),
+  ].join('\n');
+}
+
+function markdownTable(headers: string[], rows: string[][]): string {
+  return [`| ${headers.join(' | ')} |`, `|${headers.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+export function markdownReport(scenarios: ScenarioRow[], targets: TargetRow[], meta: string): string {
+  return [
+    meta,
+    '',
+    markdownTable(TARGET_HEADERS.slice(0, 3).concat('met?'), targets.map((t) => [t.what, t.target, t.result, t.met === undefined ? 'n/a' : t.met ? 'met' : '**missed**'])),
+    '',
+    markdownTable(SCENARIO_HEADERS, scenarios.map(scenarioCells)),
+  ].join('\n');
+}
+
+/** Replaces the text between `<!-- bench:begin -->` and `<!-- bench:end -->`. */
+export function updateReadme(file: string, body: string): boolean {
+  const text = readFileSync(file, 'utf8');
+  const re = /(<!-- bench:begin -->\n)[\s\S]*?(<!-- bench:end -->)/;
+  if (!re.test(text)) return false;
+  writeFileSync(file, text.replace(re, `$1${body}\n$2`));
+  return true;
+}
+
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+
+/** Two horizontal bar charts: sustained msg/s, and p50/p99 latency at 50 % load. */
+export function svgChart(scenarios: ScenarioRow[], title: string): string {
+  const W = 760;
+  const left = 230;
+  const barH = 18;
+  const gap = 8;
+  const plotW = W - left - 90;
+  const parts: string[] = [];
+  let y = 40;
+  const section = (heading: string, values: Array<{ label: string; bars: Array<{ v: number; color: string; text: string }> }>) => {
+    parts.push(`<text x="10" y="${y}" font-weight="bold">${esc(heading)}</text>`);
+    y += 12;
+    const max = Math.max(1e-9, ...values.flatMap((r) => r.bars.map((b) => (Number.isFinite(b.v) ? b.v : 0))));
+    for (const row of values) {
+      parts.push(`<text x="${left - 8}" y="${y + barH * row.bars.length * 0.5 + 4}" text-anchor="end">${esc(row.label)}</text>`);
+      for (const b of row.bars) {
+        const w = Number.isFinite(b.v) ? Math.max(1, (b.v / max) * plotW) : 0;
+        parts.push(`<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barH - 3}" fill="${b.color}"/>`);
+        parts.push(`<text x="${left + w + 4}" y="${y + barH - 7}">${esc(b.text)}</text>`);
+        y += barH;
+      }
+      y += gap;
+    }
+    y += 20;
+  };
+  section('Sustained msg/s (16 readings each)', scenarios.map((s) => ({ label: s.name, bars: [{ v: s.msgsPerSec, color: '#3b7dd8', text: fmt(s.msgsPerSec) }] })));
+  section('Latency at 50 % of own max, ms (p50, p99)', scenarios.map((s) => ({
+    label: s.name,
+    bars: [
+      { v: s.p50Ms, color: '#8fbf5a', text: `p50 ${fmt(s.p50Ms, 1)}` },
+      { v: s.p99Ms, color: '#d8843b', text: `p99 ${fmt(s.p99Ms, 1)}` },
+    ],
+  })));
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${y}" font-family="sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="white"/>
+<text x="10" y="20" font-size="14" font-weight="bold">${esc(title)}</text>
+${parts.join('\n')}
+</svg>
+`;
+}

@@ -1,0 +1,75 @@
+// The consumer every scenario delivers to: counts batches per phase (the device id's
+// prefix) and records publish-to-receipt latency from the batch's `t` field.
+import amqp from 'amqplib';
+import { unpack } from 'msgpackr';
+import { serve } from '../lib/worker.ts';
+
+interface PhaseStats {
+  count: number;
+  latencies: Float64Array;
+  samples: number;
+}
+
+const phases = new Map<string, PhaseStats>();
+let conn: amqp.ChannelModel | undefined;
+let undecodable = 0;
+
+function statsOf(phase: string): PhaseStats {
+  let s = phases.get(phase);
+  if (!s) {
+    s = { count: 0, latencies: new Float64Array(1 << 16), samples: 0 };
+    phases.set(phase, s);
+  }
+  return s;
+}
+
+function onMessage(body: Buffer, now: number): void {
+  let batch: { d?: unknown; t?: unknown };
+  try {
+    batch = unpack(body) as { d?: unknown; t?: unknown };
+  } catch {
+    undecodable++;
+    return;
+  }
+  const d = typeof batch.d === 'string' ? batch.d : '';
+  const s = statsOf(d.slice(0, d.lastIndexOf('-')));
+  s.count++;
+  // ts is a uint64 on the wire; msgpackr gives a bigint for it
+  const t = typeof batch.t === 'bigint' ? Number(batch.t) : batch.t;
+  if (typeof t === 'number') {
+    if (s.samples === s.latencies.length) {
+      const grown = new Float64Array(s.latencies.length * 2);
+      grown.set(s.latencies);
+      s.latencies = grown;
+    }
+    s.latencies[s.samples++] = now - t;
+  }
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+serve({
+  async start(args: { url: string; queue: string }) {
+    conn = await amqp.connect(args.url);
+    const ch = await conn.createChannel();
+    await ch.consume(args.queue, (m) => m && onMessage(m.content, Date.now()), { noAck: true });
+    return {};
+  },
+  count(args: { phase: string }) {
+    return { count: phases.get(args.phase)?.count ?? 0, undecodable };
+  },
+  /** Latency over the samples after the first `skip` of the phase (its warm-up). */
+  latency(args: { phase: string; skip?: number }) {
+    const s = phases.get(args.phase);
+    if (!s) return { count: 0, samples: 0, p50: NaN, p99: NaN, max: NaN };
+    const from = Math.min(args.skip ?? 0, s.samples);
+    const sorted = s.latencies.slice(from, s.samples).sort();
+    return { count: s.count, samples: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? NaN };
+  },
+  async exit() {
+    await conn?.close().catch(() => {});
+  },
+});
