@@ -1,10 +1,11 @@
 import { EventEmitter } from 'node:events';
-import { createServer as createNetServer, type AddressInfo, type Server } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import { pino, type Logger } from 'pino';
 import type { IngestHandler, Ingress, RawMessage } from '../types.ts';
 import { isCommandTopic, isCommandTopicOf, isSysTopic } from './mqtt-topics.ts';
+import { ConnectionLimiter, type ConnectionLimits, type LimitDisconnect, type LimitStats } from './mqtt-limits.ts';
 
 export interface EmbeddedMqttOptions {
   host: string;
@@ -17,6 +18,8 @@ export interface EmbeddedMqttOptions {
   /** Per-device ACL hook. A denied subscription gets SUBACK 0x80. */
   authorizeSubscribe?: (clientId: string, topic: string) => Promise<boolean> | boolean;
   tls?: { cert: Buffer; key: Buffer };
+  /** Packet size and PUBLISH rate per connection, enforced before aedes reads a packet (mqtt-limits.ts). None: unlimited. */
+  limits?: ConnectionLimits;
   logger?: Logger;
   /** First and largest pause between handler attempts while the pipeline answers 'busy'. */
   busyRetryMs?: { initial: number; max: number };
@@ -70,7 +73,12 @@ type Verdict = Error | null;
  * subscribes to telemetry here and routing costs throughput. Retained status is therefore not kept
  * by this broker; the pipeline gets every status (and every last will) through the handler.
  *
- * Events: 'clientConnected' (clientId), 'clientDisconnected' (clientId), 'oversized' (OversizedPublish).
+ * Limits (options.limits): every socket is wrapped before aedes gets it, so a packet above
+ * maxPacketBytes closes the connection from its header on, and PUBLISHes above a client's rate
+ * are held unread (mqtt-limits.ts). The payload-size check below then applies to what passed.
+ *
+ * Events: 'clientConnected' (clientId), 'clientDisconnected' (clientId), 'oversized' (OversizedPublish),
+ * 'limitDisconnect' (LimitDisconnect), 'paced' (clientId, once per PUBLISH held back for its rate).
  */
 export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
   readonly name = 'mqtt-embedded';
@@ -78,6 +86,7 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
   private readonly busyRetryMs: { initial: number; max: number };
   private broker: Aedes | undefined;
   private server: Server | undefined;
+  private limiter: ConnectionLimiter | undefined;
   private handler: IngestHandler | undefined;
   private stopping = false;
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -116,6 +125,12 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
     return { ...this.counters };
   }
 
+  /** Connections closed by a limit and PUBLISHes paced (undefined without options.limits). */
+  get limitStats(): LimitStats | undefined {
+    const s = this.limiter?.stats;
+    return s && { ...s, disconnects: { ...s.disconnects } };
+  }
+
   async start(handler: IngestHandler): Promise<void> {
     if (this.server) throw new Error('embedded MQTT broker already started');
     this.handler = handler;
@@ -126,7 +141,11 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
       authorizeSubscribe: (client, sub, done) => this.authorizeSubscribe(client, sub.topic).then((ok) => done(null, ok ? sub : null), done),
     });
     this.skipRoutingExceptCommands(broker);
+    const limiter = this.options.limits ? new ConnectionLimiter(this.options.limits, this.log) : undefined;
+    limiter?.on('disconnect', (info: LimitDisconnect) => this.emit('limitDisconnect', info));
+    limiter?.on('paced', (clientId: string) => this.emit('paced', clientId));
     broker.on('client', (client) => {
+      limiter?.bind(client.conn, client.id);
       this.online.set(client.id, client);
       this.emit('clientConnected', client.id);
     });
@@ -138,7 +157,7 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
     broker.on('clientError', (client, err) => this.log.debug({ clientId: client.id, err: err.message }, 'mqtt client error'));
     broker.on('connectionError', (_client, err) => this.log.debug({ err: err.message }, 'mqtt connection error'));
 
-    const onConnection = broker.handle;
+    const onConnection: (socket: Socket) => void = limiter ? (socket) => broker.handle(limiter.wrap(socket)) : broker.handle;
     const server = this.options.tls ? createTlsServer({ cert: this.options.tls.cert, key: this.options.tls.key }, onConnection) : createNetServer(onConnection);
     const { host, port } = this.options;
     try {
@@ -160,6 +179,7 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
     server.on('error', (err) => this.log.error({ err }, 'embedded MQTT server error'));
     this.broker = broker;
     this.server = server;
+    this.limiter = limiter;
     this.log.info({ host, port: this.port, tls: Boolean(this.options.tls) }, 'embedded MQTT broker listening');
   }
 
