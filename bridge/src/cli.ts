@@ -1,7 +1,8 @@
 // edge-bridge: start | check-config | routes check | store verify | store inspect | tail | plan | cmd
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { pino } from 'pino';
+import { createLogger } from './observe/logger.ts';
+import { redactSecrets, redactUrl } from './observe/redact.ts';
 import { loadConfig, ConfigError, type BridgeConfig } from './config/index.ts';
 import { checkRoutes } from './routing/index.ts';
 import { verifyStore, inspectStore } from './store/index.ts';
@@ -52,12 +53,12 @@ configOptions(program.command('start'))
       if (!(err instanceof ConfigError)) throw err;
       return waitWithInvalidConfig(err);
     }
-    const log = pino({ level: opts.demo ? 'warn' : config.log.level });
+    const log = createLogger(opts.demo ? 'warn' : config.log.level);
     const pipeline = createPipeline(config, log);
     try {
       await pipeline.start();
     } catch (err) {
-      process.stderr.write(`edge-bridge: cannot start: ${(err as Error).message}\n`);
+      process.stderr.write(`edge-bridge: cannot start: ${redactSecrets((err as Error).message)}\n`);
       await pipeline.stop().catch(() => {});
       process.exit(1);
     }
@@ -77,7 +78,7 @@ configOptions(program.command('start'))
       }
       const status = new ConsoleStatus();
       const where = http ? ` dashboard http://${config.http.host}:${http.port}/ metrics http://${config.http.host}:${http.port}/metrics` : '';
-      process.stdout.write(`[edge-bridge] MQTT on 127.0.0.1:${port}, RabbitMQ ${config.amqp.urls.map(redact).join(', ')}, exchange '${config.amqp.topology.exchange}';${where}\n`);
+      process.stdout.write(`[edge-bridge] MQTT on 127.0.0.1:${port}, RabbitMQ ${config.amqp.urls.map(redactUrl).join(', ')}, exchange '${config.amqp.topology.exchange}';${where}\n`);
       statusTimer = setInterval(() => process.stdout.write(status.line(pipeline.snapshot()) + '\n'), 2000);
     }
     let stopping = false;
@@ -168,7 +169,7 @@ configOptions(program.command('tail'))
       for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void tail.stop());
       const err = await tail.done;
       if (err) {
-        process.stderr.write(`edge-bridge tail: connection lost: ${err.message}\n`);
+        process.stderr.write(`edge-bridge tail: connection lost: ${redactSecrets(err.message)}\n`);
         process.exit(1);
       }
       process.exit(0);
@@ -198,7 +199,7 @@ configOptions(program.command('cmd <device> <op> [arg]'))
       });
       process.stdout.write(`command #${sent.id} ${sent.op}${sent.arg ? ` ${sent.arg}` : ''} for ${device} confirmed by RabbitMQ (exchange '${config.downlink.exchange}', key cmd.${device})\n`);
     } catch (err) {
-      process.stderr.write(`edge-bridge cmd: ${(err as Error).message}\n`);
+      process.stderr.write(`edge-bridge cmd: ${redactSecrets((err as Error).message)}\n`);
       process.exit(1);
     }
   });
@@ -281,7 +282,7 @@ program
 async function waitWithInvalidConfig(err: ConfigError): Promise<void> {
   process.stderr.write(`${err.message}\n`);
   const addr = httpAddressOf(err.raw);
-  const log = pino({ level: 'warn' });
+  const log = createLogger('warn');
   const http = await startHttp(addr, new ConfigErrorHealth(err.problems), log).catch((e: Error) => {
     process.stderr.write(`edge-bridge: cannot serve /readyz either: ${e.message}\n`);
     process.exit(2);
@@ -292,8 +293,5 @@ async function waitWithInvalidConfig(err: ConfigError): Promise<void> {
   process.once('SIGINT', stop);
 }
 
-function redact(url: string): string {
-  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
-}
 
 await program.parseAsync(process.argv);

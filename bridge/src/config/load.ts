@@ -6,6 +6,7 @@ import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { bridgeConfigSchema, type BridgeConfig } from './schema.ts';
+import { redactSecrets } from '../observe/redact.ts';
 
 export const ENV_PREFIX = 'EDGE_BRIDGE__';
 
@@ -261,7 +262,7 @@ function describeIssue(issue: z.core.$ZodIssue, raw: Raw, sources: Map<string, s
     else expected = `expected valid input (${issue.message})`;
   }
   // Rule errors already quote what they found.
-  const secret = path.some((seg) => typeof seg === 'string' && /password|secret|token/i.test(seg));
+  const secret = path.some((seg) => typeof seg === 'string' && SECRET_KEY.test(seg));
   const foundPart = / found /.test(expected) ? '' : `, found ${secret ? '(hidden)' : found(valueAt(raw, path))}`;
   return [`${formatPath(path)}: ${expected}${foundPart}${from(path, sources)}`];
 }
@@ -285,9 +286,18 @@ function valueAt(raw: unknown, path: Path): unknown {
 
 function found(v: unknown): string {
   if (v === undefined) return 'nothing';
-  // Never echo a password from a URL (amqp://user:pass@host) into a log.
-  const s = (JSON.stringify(v) ?? String(v)).replace(/\/\/([^:@/"]+):[^@/"]*@/g, '//$1:***@');
+  // Never echo a password from a URL (amqp://user:pass@host) into a log: masked before quoting.
+  const s = JSON.stringify(redactDeep(v)) ?? String(v);
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+const SECRET_KEY = /password|secret|token|passphrase/i;
+
+function redactDeep(v: unknown): unknown {
+  if (typeof v === 'string') return redactSecrets(v);
+  if (Array.isArray(v)) return v.map(redactDeep);
+  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, SECRET_KEY.test(k) ? '(hidden)' : redactDeep(x)]));
+  return v;
 }
 
 const pathKey = (path: Path) => path.join('.');

@@ -6,6 +6,7 @@ import { connect } from 'amqplib';
 import type { ChannelModel, ConsumeMessage } from 'amqplib';
 import { decodeBatch, float32Text } from '../codec/index.ts';
 import type { Batch, Reading } from '../types.ts';
+import { redactSecrets } from '../observe/redact.ts';
 
 export interface TailOptions {
   urls: string[];
@@ -39,7 +40,7 @@ export async function startTail(opts: TailOptions): Promise<TailHandle> {
       conn = await connect(url, opts.socketOptions);
       break;
     } catch (err) {
-      failures.push(`${redact(url)}: ${(err as Error).message}`);
+      failures.push(redactSecrets(`${url}: ${(err as Error).message}`));
     }
   }
   if (!conn) throw new TailError(`cannot connect to RabbitMQ (${failures.join('; ')})`);
@@ -116,6 +117,3 @@ export function readingJson(msg: ConsumeMessage, b: Batch, r: Reading): Record<s
   };
 }
 
-function redact(url: string): string {
-  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
-}

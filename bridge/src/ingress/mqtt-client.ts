@@ -1,6 +1,7 @@
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { pino, type Logger } from 'pino';
 import type { IngestHandler, Ingress, RawMessage } from '../types.ts';
+import { redactSecrets, redactUrl } from '../observe/redact.ts';
 
 export interface ExternalMqttOptions {
   /** e.g. `mqtt://127.0.0.1:1883` or `mqtts://...` */
@@ -92,14 +93,15 @@ export class ExternalMqttIngress implements Ingress {
     };
     const client = connect(url, clientOptions);
     this.client = client;
-    client.on('error', (err) => this.log.warn({ err: err.message, url }, 'external MQTT error'));
-    client.on('offline', () => this.log.info({ url }, 'external MQTT offline; reconnecting'));
+    const where = redactUrl(url);
+    client.on('error', (err) => this.log.warn({ err: redactSecrets(err.message), url: where }, 'external MQTT error'));
+    client.on('offline', () => this.log.info({ url: where }, 'external MQTT offline; reconnecting'));
     // QoS 0 messages do not pass through customHandleAcks.
     client.on('message', (topic, payload, packet) => {
       if (packet.qos === 0) void this.ingest(topic, payload).catch(() => undefined);
     });
     client.on('connect', (connack) => {
-      this.log.info({ url, clientId, sessionPresent: connack.sessionPresent }, 'external MQTT connected');
+      this.log.info({ url: where, clientId, sessionPresent: connack.sessionPresent }, 'external MQTT connected');
     });
 
     try {
@@ -128,7 +130,7 @@ export class ExternalMqttIngress implements Ingress {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         client.off('connect', onConnect);
-        reject(new Error(`external MQTT broker ${this.options.url} not reachable within ${timeoutMs} ms`));
+        reject(new Error(`external MQTT broker ${redactUrl(this.options.url)} not reachable within ${timeoutMs} ms`));
       }, timeoutMs);
       const onConnect = (connack: { sessionPresent: boolean }) => {
         clearTimeout(timer);

@@ -14,6 +14,7 @@ import { connect, IllegalOperationError } from 'amqplib';
 import type { ChannelModel, ConfirmChannel, Message } from 'amqplib';
 import type { OutboundMessage } from '../../types.ts';
 import { declareTopology, type Topology } from './topology.ts';
+import { redactUrl } from '../../observe/redact.ts';
 import { LinkLostError, PoolClosedError, TopologyError, UnpublishableError } from './errors.ts';
 
 export type PublishResult =
@@ -106,18 +107,6 @@ interface Slot {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** For state() and logs: never show a password on a dashboard. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '';
-    u.search = '';
-    return u.toString();
-  } catch {
-    return '<unparseable url>';
-  }
-}
 
 function withHeartbeat(url: string, sec: number): string {
   const u = new URL(url);

@@ -1,4 +1,5 @@
-export { ConfirmPool, redactUrl } from './confirm-pool.ts';
+export { ConfirmPool } from './confirm-pool.ts';
+export { redactUrl } from '../../observe/redact.ts';
 export type { ConfirmPoolOptions, ConnectionInfo, ConnectionState, PoolCounters, PoolState, PublishResult } from './confirm-pool.ts';
 export { declareTopology, deleteTopology } from './topology.ts';
 export type { QueueSpec, Topology } from './topology.ts';
