@@ -1,6 +1,6 @@
 // edge-bridge: start | check-config | routes check | store verify | store inspect | tail | plan | cmd
 import { Command } from 'commander';
-import { readFileSync } from 'node:fs';
+import { readTlsFiles, type TlsFileNames, type TlsMaterial } from './config/tls-files.ts';
 import { createLogger } from './observe/logger.ts';
 import { redactSecrets, redactUrl } from './observe/redact.ts';
 import { loadConfig, ConfigError, type BridgeConfig } from './config/index.ts';
@@ -54,7 +54,14 @@ configOptions(program.command('start'))
       return waitWithInvalidConfig(err);
     }
     const log = createLogger(opts.demo ? 'warn' : config.log.level);
-    const pipeline = createPipeline(config, log);
+    let pipeline: ReturnType<typeof createPipeline>;
+    try {
+      pipeline = createPipeline(config, log);
+    } catch (err) {
+      // Files the config names (TLS) that cannot be used: the same as an invalid config.
+      if (!(err instanceof ConfigError)) throw err;
+      return waitWithInvalidConfig(new ConfigError(err.problems, config));
+    }
     try {
       await pipeline.start();
     } catch (err) {
@@ -100,6 +107,9 @@ configOptions(program.command('check-config'))
   .description('validate a config without running')
   .action((opts: { config?: string; set: string[] }) => {
     const config = load(opts);
+    // The files the config names must be usable too.
+    tlsOrExit('amqp.tls', config.amqp.tls);
+    if (config.mqtt.mode === 'embedded') tlsOrExit('mqtt.embedded.tls', config.mqtt.embedded.tls);
     process.stdout.write(`config OK: mqtt ${config.mqtt.mode}, ${config.routing.rules.length} routing rules, ${config.amqp.topology.queues.length} queues, store ${config.store.dir}\n`);
   });
 
@@ -152,8 +162,7 @@ configOptions(program.command('tail'))
       process.exit(2);
     }
     const exchange = opts.exchange ?? config.amqp.topology.exchange;
-    const tls = config.amqp.tls;
-    const readOpt = (f?: string) => (f ? readFileSync(f) : undefined);
+    const socketOptions = tlsOrExit('amqp.tls', config.amqp.tls);
     try {
       const tail = await startTail({
         urls: config.amqp.urls,
@@ -161,7 +170,7 @@ configOptions(program.command('tail'))
         pattern,
         json: Boolean(opts.json),
         count,
-        socketOptions: tls ? { ca: readOpt(tls.caFile), cert: readOpt(tls.certFile), key: readOpt(tls.keyFile) } : undefined,
+        socketOptions,
         out: (line) => process.stdout.write(line + '\n'),
         err: (line) => process.stderr.write(line + '\n'),
       });
@@ -185,12 +194,11 @@ configOptions(program.command('cmd <device> <op> [arg]'))
   .option('--id <n>', 'command id (default: random); the node echoes it in its status to confirm')
   .action(async (device: string, op: string, arg: string | undefined, opts: { config?: string; set: string[]; id?: string }) => {
     const config = load(opts);
-    const tls = config.amqp.tls;
-    const readOpt = (f?: string) => (f ? readFileSync(f) : undefined);
+    const socketOptions = tlsOrExit('amqp.tls', config.amqp.tls);
     try {
       const sent = await publishCommand({
         urls: config.amqp.urls,
-        socketOptions: tls ? { ca: readOpt(tls.caFile), cert: readOpt(tls.certFile), key: readOpt(tls.keyFile) } : undefined,
+        socketOptions,
         exchange: config.downlink.exchange,
         device,
         op,
@@ -273,6 +281,17 @@ program
       process.exitCode = 2;
     }
   });
+
+/** A TLS section's files for a command; unusable ones end it like an invalid config. */
+function tlsOrExit(section: string, names: TlsFileNames | undefined): TlsMaterial | undefined {
+  try {
+    return names ? readTlsFiles(section, names) : undefined;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
+}
 
 /**
  * `start` with an invalid config: say so on stderr and stay up serving /healthz

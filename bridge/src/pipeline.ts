@@ -6,9 +6,9 @@
 // store.append() resolved, and append resolves only after fsync.
 import type { Logger } from 'pino';
 import type { BridgeConfig } from './config/index.ts';
+import { readTlsFiles } from './config/tls-files.ts';
 import type { Ingress, IngestOutcome, RawMessage, StoredRecord } from './types.ts';
 import { decodeBatch, decodeStatus } from './codec/index.ts';
-import { readFileSync } from 'node:fs';
 import { Router, checkRoutes } from './routing/index.ts';
 import { openStore, StoreFullError, type StoreAndForward, type StoreIo } from './store/index.ts';
 import { ConfirmPool, type Topology } from './egress/amqp/index.ts';
@@ -257,14 +257,16 @@ export function createPipeline(config: BridgeConfig, log: Logger, seams: { store
     },
   });
   const a = config.amqp;
-  const readOpt = (f?: string) => (f ? readFileSync(f) : undefined);
+  // TLS files are read and checked here, so a bad one stops the start with a config error.
+  const amqpTls = a.tls ? readTlsFiles('amqp.tls', a.tls) : undefined;
+  const mqttTls = config.mqtt.mode === 'embedded' && config.mqtt.embedded.tls ? readTlsFiles('mqtt.embedded.tls', config.mqtt.embedded.tls) : undefined;
   const pool = new ConfirmPool({
     urls: a.urls,
     connections: a.connections,
     channelsPerConnection: a.channelsPerConnection,
     windowPerChannel: a.windowPerChannel,
     heartbeatSec: a.heartbeatSec,
-    tls: a.tls ? { ca: readOpt(a.tls.caFile), cert: readOpt(a.tls.certFile), key: readOpt(a.tls.keyFile) } : undefined,
+    tls: amqpTls,
     exchange: a.topology.exchange,
     topology: topologyFromConfig(config),
     reconnect: a.reconnect,
@@ -321,7 +323,7 @@ export function createPipeline(config: BridgeConfig, log: Logger, seams: { store
         host: mq.embedded.host,
         port: mq.embedded.port,
         maxPayloadBytes: mq.embedded.maxPayloadBytes,
-        tls: mq.embedded.tls ? { cert: readFileSync(mq.embedded.tls.certFile), key: readFileSync(mq.embedded.tls.keyFile) } : undefined,
+        tls: mqttTls && { cert: mqttTls.cert!, key: mqttTls.key! },
         logger: log.child({ stage: 'mqtt' }),
       }),
     );
@@ -360,7 +362,7 @@ export function createPipeline(config: BridgeConfig, log: Logger, seams: { store
   const downlink = dl.enabled
     ? new Downlink({
         urls: a.urls,
-        socketOptions: a.tls ? { ca: readOpt(a.tls.caFile), cert: readOpt(a.tls.certFile), key: readOpt(a.tls.keyFile) } : undefined,
+        socketOptions: amqpTls,
         exchange: dl.exchange,
         queue: dl.queue,
         prefetch: dl.prefetch,

@@ -177,6 +177,8 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
       throw new Error(`embedded MQTT broker cannot listen on ${host}:${port}: ${(err as Error).message}`, { cause: err });
     }
     server.on('error', (err) => this.log.error({ err }, 'embedded MQTT server error'));
+    // A client that fails the handshake (plain TCP, a CA it does not trust) never reaches aedes.
+    server.on('tlsClientError', (err: Error) => this.log.debug({ err: err.message }, 'mqtt TLS handshake failed'));
     this.broker = broker;
     this.server = server;
     this.limiter = limiter;

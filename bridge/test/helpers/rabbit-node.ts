@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.ts';
@@ -33,6 +33,12 @@ export interface PrivateRabbitOptions {
   startupTimeoutSec?: number;
   /** Label put into the node name; default 'edge'. */
   label?: string;
+  /**
+   * An AMQPS listener on a free loopback port (listeners.ssl.default) with these PEM files,
+   * copied into the node's directory so the `rabbitmq` user can read them.
+   * verifyPeer: ask for a client certificate and refuse a connection without one signed by caFile.
+   */
+  tls?: { caFile: string; certFile: string; keyFile: string; verifyPeer?: boolean };
 }
 
 export interface PrivateRabbit {
@@ -49,6 +55,10 @@ export interface PrivateRabbit {
   mqttPort?: number;
   /** mqtt://127.0.0.1:<mqttPort> */
   mqttUrl?: string;
+  /** With the tls option: the AMQPS listener's port. */
+  amqpsPort?: number;
+  /** amqps://guest:guest@127.0.0.1:<amqpsPort> */
+  amqpsUrl?: string;
   /** The node's private directory (config, mnesia, logs). */
   dir: string;
   /** OS pid of the node's beam.smp while it runs. */
@@ -212,14 +222,28 @@ export async function startPrivateRabbit(opts: PrivateRabbitOptions = {}): Promi
   const distPort = await freePort();
   const managementPort = plugins.includes('rabbitmq_management') ? await freePort() : undefined;
   const mqttPort = plugins.includes('rabbitmq_mqtt') ? await freePort() : undefined;
+  const amqpsPort = opts.tls ? await freePort() : undefined;
 
   const confFile = join(dir, 'rabbitmq.conf');
-  const conf = [
-    `listeners.tcp.1 = 127.0.0.1:${amqpPort}`,
-    'listeners.ssl = none',
-    'log.console = false',
-    'log.file.level = info',
-  ];
+  const conf = [`listeners.tcp.1 = 127.0.0.1:${amqpPort}`, 'log.console = false', 'log.file.level = info'];
+  if (opts.tls) {
+    const tlsDir = join(dir, 'tls');
+    mkdirSync(tlsDir);
+    const copy = (from: string, name: string) => {
+      copyFileSync(from, join(tlsDir, name));
+      return join(tlsDir, name);
+    };
+    conf.push(
+      `listeners.ssl.default = 127.0.0.1:${amqpsPort}`,
+      `ssl_options.cacertfile = ${copy(opts.tls.caFile, 'ca.pem')}`,
+      `ssl_options.certfile = ${copy(opts.tls.certFile, 'cert.pem')}`,
+      `ssl_options.keyfile = ${copy(opts.tls.keyFile, 'key.pem')}`,
+      `ssl_options.verify = ${opts.tls.verifyPeer ? 'verify_peer' : 'verify_none'}`,
+      `ssl_options.fail_if_no_peer_cert = ${opts.tls.verifyPeer ? 'true' : 'false'}`,
+    );
+  } else {
+    conf.push('listeners.ssl = none');
+  }
   if (managementPort !== undefined) conf.push(`management.tcp.ip = 127.0.0.1`, `management.tcp.port = ${managementPort}`);
   if (mqttPort !== undefined) conf.push(`mqtt.listeners.tcp.1 = 127.0.0.1:${mqttPort}`, 'mqtt.listeners.ssl = none');
   if (opts.config) conf.push(opts.config.trim());
@@ -415,6 +439,8 @@ export async function startPrivateRabbit(opts: PrivateRabbitOptions = {}): Promi
     managementUrl: managementPort !== undefined ? `http://127.0.0.1:${managementPort}` : undefined,
     mqttPort,
     mqttUrl: mqttPort !== undefined ? `mqtt://127.0.0.1:${mqttPort}` : undefined,
+    amqpsPort,
+    amqpsUrl: amqpsPort !== undefined ? `amqps://guest:guest@127.0.0.1:${amqpsPort}` : undefined,
     dir,
     get osPid() {
       return osPid;

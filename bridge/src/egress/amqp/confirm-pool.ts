@@ -14,7 +14,7 @@ import { connect, IllegalOperationError } from 'amqplib';
 import type { ChannelModel, ConfirmChannel, Message } from 'amqplib';
 import type { OutboundMessage } from '../../types.ts';
 import { declareTopology, type Topology } from './topology.ts';
-import { redactUrl } from '../../observe/redact.ts';
+import { redactSecrets, redactUrl } from '../../observe/redact.ts';
 import { LinkLostError, PoolClosedError, TopologyError, UnpublishableError } from './errors.ts';
 
 export type PublishResult =
@@ -49,6 +49,8 @@ export interface ConnectionInfo {
   state: ConnectionState;
   channels: number;
   inFlight: number;
+  /** Why the last attempt failed or the connection was lost (e.g. a TLS certificate error); cleared once it is open again. */
+  lastError?: string;
 }
 
 export interface PoolCounters {
@@ -102,6 +104,7 @@ interface Slot {
   blocked: boolean;
   channels: PoolChannel[];
   attempt: number;
+  lastError?: string;
   wake?: () => void;
   done?: Promise<void>;
 }
@@ -188,6 +191,7 @@ export class ConfirmPool extends EventEmitter {
         state: s.state,
         channels: s.channels.filter((c) => c.open).length,
         inFlight: s.channels.reduce((n, c) => n + c.inFlight.size, 0),
+        ...(s.lastError !== undefined && { lastError: s.lastError }),
       })),
       counters: { ...this.counters },
     };
@@ -241,6 +245,7 @@ export class ConfirmPool extends EventEmitter {
           break;
         }
         openedAt = Date.now();
+        slot.lastError = undefined;
         slot.state = slot.blocked ? 'blocked' : 'open';
         this.log?.info({ url: redactUrl(url), index: slot.index }, 'amqp connected');
         this.emit('connected', { index: slot.index, url: redactUrl(url) });
@@ -261,6 +266,7 @@ export class ConfirmPool extends EventEmitter {
       }
       slot.state = 'closed';
       slot.blocked = false;
+      if (lastError) slot.lastError = redactSecrets(lastError.message);
       firstAttemptDone();
       if (this.closing) break;
       // A connection that stayed up a while starts the backoff over; a flapping one does not.
