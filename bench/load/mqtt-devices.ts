@@ -91,7 +91,7 @@ function publisher(phase: string, window: number, total: number) {
 
 async function run(args: { phase: string; rate: number; durationMs: number; window?: number; total?: number }) {
   const total = args.total ?? Infinity;
-  const { counts, trySend } = publisher(args.phase, args.window ?? 20, total);
+  const { counts, trySend } = publisher(args.phase, args.window ?? Number(process.env.BENCH_WINDOW ?? 20), total);
   await pace({
     rate: args.rate,
     durationMs: args.durationMs,

@@ -18,7 +18,10 @@
 //    rewritten without them; the scanner resyncs on the next valid frame and always
 //    advances, so it cannot loop.
 // 6. Memory holds only a 29-byte index entry per live record (RecordIndex); take()
-//    reads bodies from disk.
+//    reads bodies from disk, except for a bounded hot tail (hotBytes, default 8 MiB)
+//    of just-committed records, so live traffic is forwarded without reading back
+//    what was just written. A hot record was synced like any other: it is a cache,
+//    never the only copy.
 import { join } from 'node:path';
 import type { OutboundMessage, StoredRecord } from '../types.ts';
 import {
@@ -51,6 +54,7 @@ export const QUARANTINE_FILE = 'quarantine.bin';
 export const QUARANTINE_REPORT = 'quarantine.jsonl';
 const DEFAULT_SEGMENT_BYTES = 8 * 1024 * 1024;
 const REMOVAL_CHUNK = 4096;
+const DEFAULT_HOT_BYTES = 8 * 1024 * 1024;
 
 interface Segment {
   ordinal: number;
@@ -118,10 +122,22 @@ export class SegmentLogStore implements StoreAndForward {
   private inFlight = 0;
   private dropped = 0;
   private expired = 0;
+  /** Committed records not yet taken, newest traffic first served from here (invariant 6). */
+  private readonly hot = new Map<number, StoredRecord>();
+  private hotBytes = 0;
+  private readonly hotMaxBytes: number;
 
   constructor(private readonly opts: StoreOptions) {
     this.io = opts.io ?? nodeIo;
     this.segmentBytes = opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+    this.hotMaxBytes = opts.hotBytes ?? DEFAULT_HOT_BYTES;
+  }
+
+  private dropHot(id: number): void {
+    const rec = this.hot.get(id);
+    if (!rec) return;
+    this.hot.delete(id);
+    this.hotBytes -= rec.size;
   }
 
   // ---------------------------------------------------------------- recovery
@@ -414,6 +430,10 @@ export class SegmentLogStore implements StoreAndForward {
       for (const r of a.records) {
         this.index.push(r.id, seg.ordinal, offset, r.size, r.acceptedAt);
         offset += r.size;
+        if (this.hotBytes + r.size <= this.hotMaxBytes) {
+          this.hot.set(r.id, r);
+          this.hotBytes += r.size;
+        }
       }
       seg.live += a.records.length;
       this.pendingCount += a.records.length;
@@ -439,12 +459,26 @@ export class SegmentLogStore implements StoreAndForward {
     this.pendingCount -= picked.length;
     this.inFlight += picked.length;
     if (picked.length === 0) return [];
-    let read: Map<number, StoredRecord>;
-    try {
-      read = await this.readRecords(picked);
-    } catch (err) {
-      this.release(picked.map((p) => p.id));
-      throw new StoreIoError(`store read failed: ${(err as Error).message}`, err);
+    const cold: Located[] = [];
+    const fromHot = new Map<number, StoredRecord>();
+    for (const p of picked) {
+      const rec = this.hot.get(p.id);
+      if (rec) {
+        fromHot.set(p.id, rec);
+        this.dropHot(p.id);
+      } else cold.push(p);
+    }
+    let read = fromHot;
+    if (cold.length > 0) {
+      try {
+        read = await this.readRecords(cold);
+      } catch (err) {
+        this.release(cold.map((p) => p.id));
+        // The hot ones go back too: the caller gets nothing from a failed take.
+        this.release([...fromHot.keys()]);
+        throw new StoreIoError(`store read failed: ${(err as Error).message}`, err);
+      }
+      for (const [id, rec] of fromHot) read.set(id, rec);
     }
     const out: StoredRecord[] = [];
     for (const p of picked) {
@@ -512,7 +546,10 @@ export class SegmentLogStore implements StoreAndForward {
       const st = ix.state[k];
       if (st !== PENDING && st !== IN_FLIGHT) continue;
       if (st === IN_FLIGHT) this.inFlight--;
-      else this.pendingCount--;
+      else {
+        this.pendingCount--;
+        this.dropHot(id);
+      }
       ix.state[k] = GONE;
       this.liveRecords--;
       this.liveBytes -= ix.length[k]!;
@@ -607,6 +644,7 @@ export class SegmentLogStore implements StoreAndForward {
     const ix = this.index;
     const items: Located[] = positions.map((k) => {
       ix.state[k] = REMOVING;
+      this.dropHot(ix.id[k]!);
       this.pendingCount--;
       this.liveRecords--;
       this.liveBytes -= ix.length[k]!;
@@ -709,6 +747,8 @@ export class SegmentLogStore implements StoreAndForward {
     if (this.state === 'closed') return;
     const wasOpen = this.state === 'open';
     this.state = 'closed';
+    this.hot.clear();
+    this.hotBytes = 0;
     if (this.ttlTimer) clearInterval(this.ttlTimer);
     if (this.tombstoneTimer) clearTimeout(this.tombstoneTimer);
     this.tombstoneTimer = undefined;

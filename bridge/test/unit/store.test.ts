@@ -23,4 +23,19 @@ storeContract('segment log', async (overrides) => {
   };
 }, { durable: true });
 
+// The same contract with the hot tail off: every take() reads back from disk.
+storeContract('segment log, no hot cache', async (overrides) => {
+  const options: StoreOptions = { dir: mkdtempSync(join(tmpdir(), 'store-')), ...defaults, segmentBytes: 4096, hotBytes: 0, ...overrides };
+  let current: StoreAndForward = new SegmentLogStore(options);
+  return {
+    store: current,
+    reopen: async (more?: Partial<StoreOptions>) => {
+      await current.close();
+      current = new SegmentLogStore({ ...options, ...more });
+      await current.open();
+      return current;
+    },
+  };
+}, { durable: true });
+
 storeContract('memory store', async (overrides) => ({ store: new MemoryStore({ ...defaults, ...overrides }) }), { durable: false });

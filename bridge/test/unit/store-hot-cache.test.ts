@@ -1,0 +1,88 @@
+// The segment log's hot tail: just-committed records are forwarded from memory, within
+// its byte bound, and everything else is read back from disk as before.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { nodeIo, type StoreIo } from '../../src/store/io.ts';
+import { SegmentLogStore } from '../../src/store/segment-log.ts';
+import type { OutboundMessage } from '../../src/types.ts';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function countingIo(): StoreIo & { reads: number } {
+  const io = { ...nodeIo, reads: 0 } as StoreIo & { reads: number };
+  io.read = (fd, length, position) => {
+    io.reads++;
+    return nodeIo.read(fd, length, position);
+  };
+  return io;
+}
+
+function msg(n: number, bytes = 100): OutboundMessage {
+  return { routingKey: 'k', messageId: `m-${n}`, device: 'd', contentType: 'application/msgpack', headers: { n }, body: Buffer.alloc(bytes, n % 256), acceptedAt: Date.now() };
+}
+
+async function open(hotBytes?: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'store-hot-'));
+  dirs.push(dir);
+  const io = countingIo();
+  const store = new SegmentLogStore({ dir, io, maxBytes: 64 << 20, maxRecords: 100_000, overflow: 'reject', hotBytes });
+  await store.open();
+  return { store, io, dir };
+}
+
+describe('segment log hot tail', () => {
+  it('serves just-committed records without reading the disk, byte for byte', async () => {
+    const { store, io } = await open();
+    await store.append([msg(1), msg(2), msg(3)]);
+    const reads = io.reads;
+    const got = await store.take(10);
+    expect(io.reads).toBe(reads);
+    expect(got.map((r) => r.messageId)).toEqual(['m-1', 'm-2', 'm-3']);
+    expect(got[1]!.body).toEqual(Buffer.alloc(100, 2));
+    await store.close();
+  });
+
+  it('reads from disk beyond its bound, in id order', async () => {
+    const { store, io } = await open(1000);
+    await store.append(Array.from({ length: 20 }, (_, i) => msg(i + 1)));
+    const reads = io.reads;
+    const got = await store.take(20);
+    expect(got.map((r) => r.messageId)).toEqual(Array.from({ length: 20 }, (_, i) => `m-${i + 1}`));
+    expect(io.reads).toBeGreaterThan(reads);
+    await store.close();
+  });
+
+  it('after a release the record is read back from disk, and a confirmed pending record leaves the cache', async () => {
+    const { store, io } = await open();
+    await store.append([msg(1), msg(2)]);
+    const [first] = await store.take(1);
+    store.release([first!.id]);
+    const reads = io.reads;
+    const again = await store.take(1);
+    expect(again[0]!.messageId).toBe('m-1');
+    expect(io.reads).toBeGreaterThan(reads);
+    // m-2 is pending and hot: confirming it without a take removes it everywhere.
+    store.confirm([again[0]!.id, again[0]!.id + 1]);
+    expect(await store.take(10)).toEqual([]);
+    expect(store.stats().records).toBe(0);
+    await store.close();
+  });
+
+  it('a reopened store starts cold and still delivers everything', async () => {
+    const { store, dir } = await open();
+    await store.append([msg(1), msg(2)]);
+    await store.close();
+    const io = countingIo();
+    const reopened = new SegmentLogStore({ dir, io, maxBytes: 64 << 20, maxRecords: 100_000, overflow: 'reject' });
+    await reopened.open();
+    const reads = io.reads;
+    expect((await reopened.take(10)).map((r) => r.messageId)).toEqual(['m-1', 'm-2']);
+    expect(io.reads).toBeGreaterThan(reads);
+    await reopened.close();
+  });
+});
