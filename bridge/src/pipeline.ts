@@ -282,6 +282,7 @@ export function createPipeline(config: BridgeConfig, log: Logger, seams: { store
     amqpBlocked: () => pool.blocked,
     perDevice: () => devices.topByTraffic(config.observe.deviceMetrics.top, config.observe.deviceMetrics.devices),
     serialPorts: () => ingresses.flatMap((i) => (i instanceof SerialIngress ? i.stats.ports : [])),
+    mqttLimits: () => ingresses.find((i): i is EmbeddedMqttIngress => i instanceof EmbeddedMqttIngress)?.limitStats,
     readiness: () => {
       const r = pipeline.readiness();
       return !r.ready ? 0 : r.degraded.length ? 1 : 2;
@@ -313,20 +314,21 @@ export function createPipeline(config: BridgeConfig, log: Logger, seams: { store
   if (mq.mode === 'embedded') {
     // Read at start-up: a missing or malformed credentials file stops the bridge with its path.
     const access = mq.embedded.auth ? new MqttAccess(mq.embedded.auth.credentialsFile) : undefined;
-    ingresses.push(
-      new EmbeddedMqttIngress({
-        ...(access && {
-          authenticate: (clientId: string, username: string | undefined, password: Buffer | undefined) => access.authenticate(clientId, username, password),
-          authorizePublish: (clientId: string, topic: string) => access.mayPublish(clientId, topic),
-          authorizeSubscribe: (clientId: string, topic: string) => access.maySubscribe(clientId, topic),
-        }),
-        host: mq.embedded.host,
-        port: mq.embedded.port,
-        maxPayloadBytes: mq.embedded.maxPayloadBytes,
-        tls: mqttTls && { cert: mqttTls.cert!, key: mqttTls.key! },
-        logger: log.child({ stage: 'mqtt' }),
+    const embedded = new EmbeddedMqttIngress({
+      ...(access && {
+        authenticate: (clientId: string, username: string | undefined, password: Buffer | undefined) => access.authenticate(clientId, username, password),
+        authorizePublish: (clientId: string, topic: string) => access.mayPublish(clientId, topic),
+        authorizeSubscribe: (clientId: string, topic: string) => access.maySubscribe(clientId, topic),
       }),
-    );
+      host: mq.embedded.host,
+      port: mq.embedded.port,
+      maxPayloadBytes: mq.embedded.maxPayloadBytes,
+      tls: mqttTls && { cert: mqttTls.cert!, key: mqttTls.key! },
+      limits: mq.embedded.limits,
+      logger: log.child({ stage: 'mqtt' }),
+    });
+    embedded.on('paced', (clientId: string) => devices.onPaced(clientId));
+    ingresses.push(embedded);
   } else if (mq.mode === 'external') {
     ingresses.push(
       new ExternalMqttIngress({

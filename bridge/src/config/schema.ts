@@ -21,6 +21,21 @@ const mqttUrl = () => z.string(expect('an mqtt://, mqtts://, ws:// or wss:// URL
 
 const tlsFiles = z.strictObject({ certFile: text(), keyFile: text() }, expect('{ certFile, keyFile }'));
 
+/** Per-connection limits of the embedded broker, enforced on the bytes before aedes reads a packet. */
+const connectionLimits = z.strictObject({
+  /**
+   * Largest MQTT packet (remaining length). A larger one closes the connection as its header
+   * arrives, unread. 64 KiB: a batch is at most 4096 bytes (PROTOCOL.md 3.3), and a payload above
+   * maxPayloadBytes but under this is still read, quarantined with its reason and acknowledged.
+   */
+  maxPacketBytes: z.int(expect('an integer 2..268435455')).min(2, expect('an integer 2..268435455')).max(268_435_455, expect('an integer 2..268435455')).default(64 * 1024),
+  /** PUBLISH packets per second per client id (token bucket); above it the client is paced, unread. 0: off. */
+  publishesPerSecond: nonNegInt().default(200),
+  publishBurst: posInt().default(400),
+  /** A client paced without a break this long is disconnected. 0: never. */
+  disconnectAfterPacedMs: nonNegInt().default(60_000),
+});
+
 const mqtt = z.strictObject({
   /** embedded: the bridge is the broker (PUBACK after the durable write); external: it subscribes elsewhere. */
   mode: oneOf(['embedded', 'external', 'off']).default('embedded'),
@@ -31,6 +46,14 @@ const mqtt = z.strictObject({
       maxPayloadBytes: posInt().default(8192),
       auth: z.strictObject({ credentialsFile: text() }).optional(),
       tls: tlsFiles.optional(),
+      limits: connectionLimits.prefault({}),
+    })
+    .superRefine((e, ctx) => {
+      // Room for the topic and packet id, so an oversized payload is quarantined with its reason, not cut off.
+      const least = e.maxPayloadBytes + 1024;
+      if (e.limits.maxPacketBytes < least) {
+        ctx.addIssue({ code: 'custom', path: ['limits', 'maxPacketBytes'], message: `expected at least maxPayloadBytes + 1024 (${least}), found ${e.limits.maxPacketBytes}` });
+      }
     })
     .prefault({}),
   external: z

@@ -12,6 +12,8 @@ export interface DeviceView {
   gaps: number;
   duplicates: number;
   drops: number;
+  /** PUBLISHes held back by the embedded broker's rate limit (client id = device id). */
+  paced: number;
   intervalMs?: number;
   batchSize?: number;
   lastCmd?: number;
@@ -65,6 +67,12 @@ export class DeviceRegistry {
     if (s.cmd !== undefined) d.lastCmd = s.cmd;
   }
 
+  /** Counted only for a device already known: a client id that never sent a batch gets no entry. */
+  onPaced(device: string): void {
+    const d = this.devices.get(device);
+    if (d) d.paced++;
+  }
+
   setOffline(device: string): void {
     const d = this.devices.get(device);
     if (d) d.online = false;
@@ -113,7 +121,7 @@ export class DeviceRegistry {
     let d = this.devices.get(device);
     if (!d) {
       if (this.devices.size >= this.maxDevices) return undefined;
-      d = { device, online: true, lastSeen: now, boot: 0, lastSeq: -1, batches: 0, readings: 0, gaps: 0, duplicates: 0, drops: 0 };
+      d = { device, online: true, lastSeen: now, boot: 0, lastSeq: -1, batches: 0, readings: 0, gaps: 0, duplicates: 0, drops: 0, paced: 0 };
       this.devices.set(device, d);
     }
     return d;

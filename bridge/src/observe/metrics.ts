@@ -19,6 +19,15 @@ export interface GaugeSources {
   readiness(): number;
   /** Serial ports' own counters (framing errors never reach the payload decoder). */
   serialPorts?(): SerialPortCounters[];
+  /** The embedded MQTT broker's per-connection limits (ingress/mqtt-limits.ts LimitStats). */
+  mqttLimits?(): MqttLimitCounters | undefined;
+}
+
+/** What metrics need of the embedded broker's limit counters. */
+export interface MqttLimitCounters {
+  disconnects: Record<string, number>;
+  pacedPublishes: number;
+  pacingEpisodes: number;
 }
 
 /** What metrics need of a serial port's stats (ingress/serial-link.ts SerialPortStats). */
@@ -129,6 +138,23 @@ export class BridgeMetrics {
       },
     });
 
+    // Embedded MQTT limits: reasons are a fixed set of three.
+    const limits = () => src.mqttLimits?.();
+    new Counter({
+      name: 'edge_mqtt_limit_disconnects_total',
+      help: 'Embedded MQTT connections closed by a per-connection limit, by reason (packet_too_large, malformed_header, rate_exceeded)',
+      labelNames: ['reason'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [reason, n] of Object.entries(limits()?.disconnects ?? {})) this.inc({ reason }, n);
+      },
+    });
+    const limitCounter = (name: string, help: string, read: (s: MqttLimitCounters) => number) =>
+      new Counter({ name, help, registers: [this.registry], collect() { this.reset(); const s = limits(); if (s) this.inc(read(s)); } });
+    limitCounter('edge_mqtt_paced_publishes_total', 'PUBLISH packets held back (unread) because their client was above mqtt.embedded.limits.publishesPerSecond', (s) => s.pacedPublishes);
+    limitCounter('edge_mqtt_pacing_episodes_total', 'Times a client went above its publish rate and started being paced', (s) => s.pacingEpisodes);
+
     // Per-device series: rebuilt from the registry at each scrape, so a device that
     // leaves the top N loses its series instead of leaking it. Cumulative values are
     // exposed as counters (reset + inc), which is what rate() expects. A scrape
@@ -169,6 +195,7 @@ export class BridgeMetrics {
     deviceCounter('edge_device_readings_total', `Readings accepted per device${capped}`, (d) => d.readings);
     deviceCounter('edge_device_batches_total', `Batches accepted per device${capped}`, (d) => d.batches);
     deviceCounter('edge_device_seq_gaps_total', `Batches missing by seq per device${capped}`, (d) => d.gaps);
+    deviceCounter('edge_device_paced_publishes_total', `PUBLISHes held back by the embedded broker's rate limit per device${capped}`, (d) => d.paced);
     deviceGauge('edge_device_node_drops', `Outbox drops the node last reported${capped}`, (d) => d.drops);
     deviceGauge('edge_device_online', `1 while the device is online${capped}`, (d) => (d.online ? 1 : 0));
     deviceGauge('edge_device_last_seen_timestamp_seconds', `When the device was last heard from${capped}`, (d) => d.lastSeen / 1000);

@@ -202,6 +202,23 @@ describe('errors name the path, what was expected, what was found and where from
   });
 });
 
+describe('mqtt.embedded.limits', () => {
+  it('is on by default: 64 KiB packets, 200 PUBLISH/s with a burst of 400, disconnect after a minute paced', () => {
+    expect(loadConfig({}).mqtt.embedded.limits).toEqual({ maxPacketBytes: 65_536, publishesPerSecond: 200, publishBurst: 400, disconnectAfterPacedMs: 60_000 });
+  });
+
+  it('a packet limit too small for maxPayloadBytes, and values outside MQTT, are errors', () => {
+    expect(problems({ overrides: ['mqtt.embedded.maxPayloadBytes=70000'] })).toEqual([
+      'mqtt.embedded.limits.maxPacketBytes: expected at least maxPayloadBytes + 1024 (71024), found 65536',
+    ]);
+    expect(problems({ overrides: ['mqtt.embedded.limits.maxPacketBytes=300000000', 'mqtt.embedded.limits.publishBurst=0'] })).toEqual([
+      'mqtt.embedded.limits.maxPacketBytes: expected an integer 2..268435455, found 300000000 (from --set mqtt.embedded.limits.maxPacketBytes)',
+      'mqtt.embedded.limits.publishBurst: expected a positive integer, found 0 (from --set mqtt.embedded.limits.publishBurst)',
+    ]);
+    expect(loadConfig({ overrides: ['mqtt.embedded.limits.publishesPerSecond=0'] }).mqtt.embedded.limits.publishesPerSecond).toBe(0);
+  });
+});
+
 describe('unknown keys are errors', () => {
   it('in a file, with a suggestion', () => {
     const f = file('yaml', 'amqp:\n  windowPerChanel: 100\n');

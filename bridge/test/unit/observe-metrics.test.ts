@@ -41,6 +41,7 @@ const PER_DEVICE = [
   'edge_device_readings_total',
   'edge_device_batches_total',
   'edge_device_seq_gaps_total',
+  'edge_device_paced_publishes_total',
   'edge_device_node_drops',
   'edge_device_online',
   'edge_device_last_seen_timestamp_seconds',
@@ -56,6 +57,8 @@ describe('per-device metrics are capped', () => {
       for (let seq = 0; seq < batches; seq++) devices.onBatch(id, 1, seq === batches - 1 && i % 2 ? seq + 2 : seq, 3, 1_700_000_000_000 + i);
     }
     devices.onStatus('node-00000', { online: true, drop: 9 });
+    devices.onPaced('node-00000');
+    devices.onPaced('not-a-device'); // a client id that never sent a batch gets no entry
     const metrics = metricsFor(devices, 20, ['node-00000', 'never-seen']);
     const text = await metrics.registry.metrics();
     const series = deviceSeries(text);
@@ -68,6 +71,8 @@ describe('per-device metrics are capped', () => {
     for (const name of PER_DEVICE) expect(series.get(name), name).toEqual(expected);
     expect(text).toContain('edge_device_readings_total{device="node-00000"} 3\n');
     expect(text).toContain('edge_device_node_drops{device="node-00000"} 9\n');
+    expect(text).toContain('edge_device_paced_publishes_total{device="node-00000"} 1\n');
+    expect(devices.view('not-a-device')).toBeUndefined();
     expect(text).toMatch(/edge_devices_known 10000\n/);
     // Whole exposition stays small: well under what 10k label sets would take.
     expect(text.split('\n').filter((l) => l.includes('device="')).length).toBe(PER_DEVICE.length * 21);
@@ -99,6 +104,21 @@ describe('per-device metrics are capped', () => {
     expect(text).toContain('edge_serial_frame_errors_total{port="/dev/ttyUSB0",kind="cobs"} 0');
     expect(text).toContain('edge_serial_reopens_total{port="/dev/ttyUSB0"} 3');
     expect(text).toContain('edge_serial_port_open{port="/dev/ttyUSB0"} 0');
+  });
+
+  it('embedded MQTT limit counters: disconnects by reason, paced publishes and episodes', async () => {
+    const src: GaugeSources = {
+      store: () => ({ records: 0, bytes: 0, oldestAgeMs: 0, inFlight: 0, dropped: 0, expired: 0 }),
+      devicesOnline: () => 0, devicesKnown: () => 0, seqGaps: () => 0, nodeDrops: () => 0,
+      amqpConnections: () => [], amqpBlocked: () => false, perDevice: () => [], readiness: () => 2,
+      mqttLimits: () => ({ disconnects: { packet_too_large: 2, malformed_header: 0, rate_exceeded: 1 }, pacedPublishes: 40, pacingEpisodes: 3 }),
+    };
+    const text = await new BridgeMetrics(src).registry.metrics();
+    expect(text).toContain('edge_mqtt_limit_disconnects_total{reason="packet_too_large"} 2\n');
+    expect(text).toContain('edge_mqtt_limit_disconnects_total{reason="malformed_header"} 0\n');
+    expect(text).toContain('edge_mqtt_limit_disconnects_total{reason="rate_exceeded"} 1\n');
+    expect(text).toContain('edge_mqtt_paced_publishes_total 40\n');
+    expect(text).toContain('edge_mqtt_pacing_episodes_total 3\n');
   });
 
   it('top 0 and an empty list turn per-device series off', async () => {
