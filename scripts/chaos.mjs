@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run chaos`: the full reliability run (docs/reliability.md).
 //   1. faults under load (vitest project `chaos`, CHAOS_PROFILE=full): bridge kill -9,
-//      RabbitMQ kill/stop/alarm on a private node, network faults, full disk, torn store;
+//      RabbitMQ kill/stop/memory and disk alarm on a private node, network faults,
+//      full disk, torn store;
 //   2. fast-check properties with FUZZ_RUNS total cases (default 1 000 000);
 //   3. libFuzzer on the C deframer and command parser, FUZZ_RUNS executions each.
 // Writes the results table between the markers in docs/reliability.md.

@@ -12,7 +12,7 @@ import { startPrivateRabbit, type PrivateRabbit } from '../helpers/rabbit-node.t
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
 import { freePort } from '../helpers/ports.ts';
 import { uniquePrefix, waitFor } from '../helpers/unique.ts';
-import { BridgeProcess, Fleet, PROFILE, QueueCounter, bridgeConfig, fleetId, recordResult, seeded, sleep } from './harness.ts';
+import { BridgeProcess, Fleet, PROFILE, QueueCounter, bridgeConfig, fleetId, recordResult, scrapeMetrics, seeded, sleep } from './harness.ts';
 
 const run = promisify(execFile);
 const rng = seeded();
@@ -39,13 +39,20 @@ interface Rig {
   mqttPort: number;
   config: Record<string, unknown>;
   configFile: string;
+  httpPort: number;
 }
 
-async function rig(label: string, o: { amqpUrls?: string[]; nodes?: number; heartbeatSec?: number; storeDir?: string; connections?: number } = {}): Promise<Rig> {
+async function rig(
+  label: string,
+  o: { amqpUrls?: string[]; nodes?: number; heartbeatSec?: number; storeDir?: string; connections?: number; metrics?: boolean } = {},
+): Promise<Rig> {
   const prefix = uniquePrefix(`chaos-${label}`);
   const dir = mkdtempSync(join(tmpdir(), `chaos-${label}-`));
   const mqttPort = await freePort();
-  const { config, topology } = bridgeConfig({ prefix, dir, mqttPort, amqpUrls: o.amqpUrls ?? [rabbit.amqpUrl], heartbeatSec: o.heartbeatSec, storeDir: o.storeDir });
+  const httpPort = o.metrics ? await freePort() : 0;
+  const { config, topology } = bridgeConfig({
+    prefix, dir, mqttPort, amqpUrls: o.amqpUrls ?? [rabbit.amqpUrl], heartbeatSec: o.heartbeatSec, storeDir: o.storeDir, httpPort,
+  });
   if (o.connections) (config.amqp as Record<string, unknown>).connections = o.connections;
   const bridge = BridgeProcess.write(dir, config);
   const fleet = new Fleet(mqttPort, prefix, o.nodes ?? PROFILE.nodes);
@@ -59,7 +66,7 @@ async function rig(label: string, o: { amqpUrls?: string[]; nodes?: number; hear
     await conn.close().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   });
-  return { prefix, dir, bridge, fleet, queue: topology.queue, mqttPort, config, configFile: join(dir, 'bridge.json') };
+  return { prefix, dir, bridge, fleet, queue: topology.queue, mqttPort, config, configFile: join(dir, 'bridge.json'), httpPort };
 }
 
 /** Stops the fleet, counts the queue by message_id, records the row, and checks the invariants. */
@@ -137,6 +144,58 @@ describe(`chaos (${PROFILE.name})`, () => {
     }
     await r.fleet.progress(50, 60_000);
     await finish(r, 'RabbitMQ memory alarm (connection.blocked)', 1);
+  });
+
+  it(`disk alarm on the private node ${PROFILE.diskAlarms}x: connection.blocked arrives, PUBACKs continue into the store, drains after the alarm clears, 0 lost`, async () => {
+    const r = await rig('diskalarm', { metrics: true });
+    const metric = async (name: string) => (await scrapeMetrics(r.httpPort)).get(name) ?? 0;
+    // the CLI takes seconds to start: read the limit to restore while the bridge starts
+    const [limit] = await Promise.all([rabbit.rabbitmqctl(['eval', 'rabbit_disk_monitor:get_disk_free_limit().']), r.bridge.start()]);
+    const original = limit.trim();
+    expect(original, 'an absolute limit in bytes to restore').toMatch(/^\d+$/);
+    r.fleet.start();
+    await r.fleet.progress(100);
+    const blockedAfter: string[] = [];
+    const backlogs: number[] = [];
+    const drains: number[] = [];
+    let ackedDuring = 0;
+    for (let k = 0; k < PROFILE.diskAlarms; k++) {
+      // far above the free space; set_disk_free_limit re-checks at once, so the monitor's interval does not matter
+      const t0 = Date.now();
+      await rabbit.rabbitmqctl(['set_disk_free_limit', '1000000GB']);
+      const cli = Date.now() - t0;
+      try {
+        const blocked = await waitFor(
+          () => r.bridge.logged(/connection blocked by broker/).map((l) => JSON.parse(l)).find((e) => e.time >= t0 && /disk/.test(e.reason)),
+          { timeoutMs: 30_000, what: 'connection.blocked (low on disk) in the bridge log' },
+        );
+        blockedAfter.push(`${((blocked.time - t0) / 1000).toFixed(1)} s (CLI ${(cli / 1000).toFixed(1)} s)`);
+        const before = r.fleet.acked.size;
+        await sleep(PROFILE.diskAlarmMs);
+        // ingress is not refused while egress is blocked: at least 100 more PUBACKs during the alarm
+        await r.fleet.progress(100, 60_000);
+        const during = r.fleet.acked.size - before;
+        ackedDuring += during;
+        const backlog = await metric('edge_store_records');
+        backlogs.push(backlog);
+        // and those readings wait in the store (one record per batch here) rather than reaching RabbitMQ
+        expect(backlog).toBeGreaterThanOrEqual(during / 2);
+      } finally {
+        await rabbit.rabbitmqctl(['set_disk_free_limit', original]);
+      }
+      // the backlog drains under continued load (finish() then finds every acknowledged reading in the queue)
+      const cleared = Date.now();
+      await waitFor(async () => (await metric('edge_store_records')) <= Math.max(100, backlogs.at(-1)! / 10), { timeoutMs: 120_000, intervalMs: 250, what: 'the backlog to drain' });
+      drains.push(Date.now() - cleared);
+      await r.fleet.progress(100, 120_000);
+    }
+    // paced into the store, never answered busy, never dropped
+    expect(await metric('edge_ingress_busy_total')).toBe(0);
+    expect(await metric('edge_store_dropped_total')).toBe(0);
+    await finish(r, 'RabbitMQ disk alarm (connection.blocked)', PROFILE.diskAlarms, 120_000,
+      `connection.blocked logged ${blockedAfter.join(', ')} after set_disk_free_limit was called; ${ackedDuring} readings PUBACKed into the store while blocked ` +
+        `(${PROFILE.diskAlarmMs / 1000} s and 100 readings at least per alarm), backlog ${backlogs.join(', ')} records at the alarm's end, ` +
+        `drained to a tenth within ${drains.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(', ')} of the clear; 0 busy answers, 0 dropped`);
   });
 
   it('network faults through a TCP proxy: delay, reset, blackhole; a dead link fails over to the next URL within 3 heartbeat intervals', async () => {

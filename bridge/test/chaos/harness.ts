@@ -15,8 +15,8 @@ export const FULL = process.env.CHAOS_PROFILE === 'full';
 
 /** Figures per profile: the subset runs inside `npm test`, the full run in `npm run chaos`. */
 export const PROFILE = FULL
-  ? { name: 'full', kills: 20, nodes: 50, outageMs: 60_000, rabbitKills: 3, netFaults: 3, diskFulls: 2, corruptRounds: 5 }
-  : { name: 'subset', kills: 3, nodes: 10, outageMs: 10_000, rabbitKills: 1, netFaults: 1, diskFulls: 1, corruptRounds: 1 };
+  ? { name: 'full', kills: 20, nodes: 50, outageMs: 60_000, rabbitKills: 3, diskAlarms: 2, diskAlarmMs: 30_000, netFaults: 3, diskFulls: 2, corruptRounds: 5 }
+  : { name: 'subset', kills: 3, nodes: 10, outageMs: 10_000, rabbitKills: 1, diskAlarms: 1, diskAlarmMs: 3000, netFaults: 1, diskFulls: 1, corruptRounds: 1 };
 
 export const SEED = Number(process.env.CHAOS_SEED ?? 20261124);
 
@@ -66,6 +66,8 @@ export function bridgeConfig(o: {
   mqttPort: number;
   amqpUrls: string[];
   heartbeatSec?: number;
+  /** 0 (default) when the test never scrapes /metrics. */
+  httpPort?: number;
 }): { config: Record<string, unknown>; topology: ChaosTopology } {
   const p = o.prefix;
   const topology = { exchange: `${p}.tele`, queue: `${p}.all` };
@@ -90,7 +92,7 @@ export function bridgeConfig(o: {
       // reject: the store never drops by policy, so any drop would be a loss.
       store: { dir: o.storeDir ?? join(o.dir, 'store'), overflow: 'reject' },
       quarantine: { dir: join(o.dir, 'quarantine') },
-      http: { host: '127.0.0.1', port: 0 },
+      http: { host: '127.0.0.1', port: o.httpPort ?? 0 },
       log: { level: 'info' },
     },
   };
@@ -319,4 +321,15 @@ export class QueueCounter {
 export function fleetId(prefix: string): (id: string) => boolean {
   const re = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-n\\d+:1:\\d+$`);
   return (id) => re.test(id);
+}
+
+/** Sums of the bridge's Prometheus samples by metric name (labels summed). */
+export async function scrapeMetrics(httpPort: number): Promise<Map<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  const sums = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = /^([a-z_]+)(?:\{[^}]*\})? (\S+)$/.exec(line);
+    if (m) sums.set(m[1]!, (sums.get(m[1]!) ?? 0) + Number(m[2]));
+  }
+  return sums;
 }
