@@ -38,7 +38,7 @@ const quick = process.argv.includes('--quick');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
 const want = (name: string) => !only || only.includes(name);
 const P = quick
-  ? { tputMs: 5000, warmMs: 1500, latMs: 3000, settleMs: 20_000, drainN: 200_000, scaleConns: 2000, scaleProcs: 2, trickleMs: 6000, devices: 50 }
+  ? { tputMs: 5000, warmMs: 1500, latMs: 3000, settleMs: 20_000, drainN: 200_000, scaleConns: Number(process.env.BENCH_SCALE_CONNS ?? 2000), scaleProcs: 2, trickleMs: 6000, devices: 50 }
   : { tputMs: 20_000, warmMs: 4000, latMs: 12_000, settleMs: 60_000, drainN: 1_000_000, scaleConns: 10_000, scaleProcs: 4, trickleMs: 20_000, devices: 50 };
 const RUN = `b${Date.now().toString(36)}`;
 const PREFIX = `bench/${RUN}`;
@@ -309,7 +309,8 @@ async function drain(ceilingRate: number, liveRate: number): Promise<{ rate: num
   await sleep(3000);
   const backlog = await b.storeRecords();
   const rssBacklogged = rssBytes(b.pid);
-  progress(`  backlog ${backlog}, bridge RSS ${mb(rssBacklogged).toFixed(0)} MB`);
+  const memBacklogged = await b.memory();
+  progress(`  backlog ${backlog}, bridge RSS ${mb(rssBacklogged).toFixed(0)} MB (MB: ${JSON.stringify(memBacklogged, (_k, v) => (typeof v === 'number' ? Math.round(v) : v))})`);
   await b.stop();
   progress(`drain: restarting on the same store with RabbitMQ up, live traffic at ${liveRate.toFixed(0)} msg/s`);
   const t0 = Date.now();
@@ -328,12 +329,13 @@ async function drain(ceilingRate: number, liveRate: number): Promise<{ rate: num
   }, 900_000);
   const drainMs = Date.now() - t0;
   const proc = sampler.stop();
+  const memDrained = await b.memory();
   await gen.stop();
   await live.catch(() => undefined);
   await b.stop();
   const rate = (filled.acked * 1000) / drainMs;
   progress(`  drained ${filled.acked} in ${(drainMs / 1000).toFixed(1)} s (${rate.toFixed(0)} msg/s, recovery to ready ${readyMs} ms), RSS max ${mb(proc.maxRss).toFixed(0)} MB`);
-  raw.drain = { n: filled.acked, fillMs, fillRate: (filled.acked * 1000) / fillMs, backlog, rssBackloggedMb: mb(rssBacklogged), readyMs, drainMs, rate, liveRate, rssDrainMb: mb(proc.maxRss), cpu: proc.cpu, vsCeiling: rate / ceilingRate };
+  raw.drain = { memBacklogged, memDrained, n: filled.acked, fillMs, fillRate: (filled.acked * 1000) / fillMs, backlog, rssBackloggedMb: mb(rssBacklogged), readyMs, drainMs, rate, liveRate, rssDrainMb: mb(proc.maxRss), cpu: proc.cpu, vsCeiling: rate / ceilingRate };
   return { rate, rssBackloggedMb: mb(rssBacklogged), rssDrainMb: mb(proc.maxRss) };
 }
 
