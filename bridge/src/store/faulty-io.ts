@@ -135,8 +135,8 @@ export class FaultyIo implements StoreIo {
     });
   }
 
-  read(fd: number, length: number, position: number): Promise<Buffer> {
-    return this.guard('read', () => this.inner.read(fd, length, position));
+  read(fd: number, length: number, position: number, into?: Buffer): Promise<Buffer> {
+    return this.guard('read', () => this.inner.read(fd, length, position, into));
   }
 
   fdatasync(fd: number): Promise<void> {

@@ -12,7 +12,8 @@ export interface StoreIo {
   /** Writes all of `data` at `position` (loops over short writes). */
   write(fd: number, data: Buffer, position: number): Promise<void>;
   /** Reads up to `length` bytes at `position` into a new buffer (shorter at EOF). */
-  read(fd: number, length: number, position: number): Promise<Buffer>;
+  /** Reads into `into` when it is large enough (recovery reuses one buffer), else into a new one. */
+  read(fd: number, length: number, position: number, into?: Buffer): Promise<Buffer>;
   fdatasync(fd: number): Promise<void>;
   /** Makes creations, renames and unlinks in `dir` durable. */
   fsyncDir(dir: string): Promise<void>;
@@ -40,8 +41,8 @@ export const nodeIo: StoreIo = {
       done += n;
     }
   },
-  async read(fd, length, position) {
-    const buf = Buffer.allocUnsafe(length);
+  async read(fd, length, position, into) {
+    const buf = into && into.length >= length ? into.subarray(0, length) : Buffer.allocUnsafe(length);
     let got = 0;
     while (got < length) {
       const n = await cb<number>((d) => fs.read(fd, buf, got, length - got, position + got, d));

@@ -123,7 +123,8 @@ export class SegmentLogStore implements StoreAndForward {
   private dropped = 0;
   private expired = 0;
   /** Committed records not yet taken, newest traffic first served from here (invariant 6). */
-  private readonly hot = new Map<number, StoredRecord>();
+  // The written frames, not the records: a record's body may be a view into a much larger socket buffer.
+  private readonly hot = new Map<number, Buffer>();
   private hotBytes = 0;
   private readonly hotMaxBytes: number;
 
@@ -134,10 +135,10 @@ export class SegmentLogStore implements StoreAndForward {
   }
 
   private dropHot(id: number): void {
-    const rec = this.hot.get(id);
-    if (!rec) return;
+    const frame = this.hot.get(id);
+    if (!frame) return;
     this.hot.delete(id);
-    this.hotBytes -= rec.size;
+    this.hotBytes -= frame.length;
   }
 
   // ---------------------------------------------------------------- recovery
@@ -167,7 +168,8 @@ export class SegmentLogStore implements StoreAndForward {
     for (const firstId of segmentIds) {
       const seg = this.newSegment(firstId);
       this.nextId = Math.max(this.nextId, firstId);
-      const image = await this.readWhole(seg.path);
+      // One buffer for every segment: a fresh 8 MiB buffer per segment left RSS far above the data.
+      const image = await this.readWhole(seg.path, true);
       const gone = decodeTombstones((await this.readWholeIfExists(seg.tombstonePath)) ?? Buffer.alloc(0));
       const frames: FrameInfo[] = [];
       const damaged = scanSegment(image, (f) => frames.push(f));
@@ -199,6 +201,7 @@ export class SegmentLogStore implements StoreAndForward {
     }
 
     // The new active segment carries the id watermark; make it durable before deleting anything.
+    this.recoveryBuffer = undefined;
     const reuse = empty.find((s) => s.firstId === this.nextId);
     await this.startSegment(this.nextId, reuse);
     for (const seg of empty) if (seg !== reuse) await this.deleteSegmentFiles(seg);
@@ -236,11 +239,15 @@ export class SegmentLogStore implements StoreAndForward {
     };
   }
 
-  private async readWhole(path: string): Promise<Buffer> {
+  private recoveryBuffer: Buffer | undefined;
+
+  private async readWhole(path: string, reuse = false): Promise<Buffer> {
     const fd = await this.io.open(path, 'r');
     try {
       const size = (await this.io.size(path)) ?? 0;
-      return await this.io.read(fd, size, 0);
+      if (!reuse) return await this.io.read(fd, size, 0);
+      if (!this.recoveryBuffer || this.recoveryBuffer.length < size) this.recoveryBuffer = Buffer.allocUnsafe(Math.max(size, this.segmentBytes));
+      return await this.io.read(fd, size, 0, this.recoveryBuffer);
     } finally {
       await this.io.close(fd);
     }
@@ -427,11 +434,12 @@ export class SegmentLogStore implements StoreAndForward {
     seg.size = at + data.length;
     let offset = at;
     for (const a of group) {
-      for (const r of a.records) {
+      for (let i = 0; i < a.records.length; i++) {
+        const r = a.records[i]!;
         this.index.push(r.id, seg.ordinal, offset, r.size, r.acceptedAt);
         offset += r.size;
         if (this.hotBytes + r.size <= this.hotMaxBytes) {
-          this.hot.set(r.id, r);
+          this.hot.set(r.id, a.frames[i]!);
           this.hotBytes += r.size;
         }
       }
@@ -462,9 +470,9 @@ export class SegmentLogStore implements StoreAndForward {
     const cold: Located[] = [];
     const fromHot = new Map<number, StoredRecord>();
     for (const p of picked) {
-      const rec = this.hot.get(p.id);
-      if (rec) {
-        fromHot.set(p.id, rec);
+      const frame = this.hot.get(p.id);
+      if (frame) {
+        fromHot.set(p.id, decodeFrame(frame));
         this.dropHot(p.id);
       } else cold.push(p);
     }
