@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // `npm run chaos`: the full reliability run (docs/reliability.md).
-//   1. faults under load (vitest project `chaos`, CHAOS_PROFILE=full): bridge kill -9,
-//      RabbitMQ kill/stop/memory and disk alarm on a private node, network faults,
-//      full disk, torn store;
+//   1. faults under load (vitest project `chaos`, CHAOS_PROFILE=full): bridge kill -9
+//      (MQTT and serial nodes), RabbitMQ kill/stop/memory and disk alarm on a private
+//      node, network faults, full disk, torn store;
 //   2. fast-check properties with FUZZ_RUNS total cases (default 1 000 000);
 //   3. libFuzzer on the C deframer and command parser, FUZZ_RUNS executions each.
 // Writes the results table between the markers in docs/reliability.md.
-//   --subset    the npm test figures (3 kills, 10 nodes, 10 s outage), for a quick look
+//   --subset    the npm test figures (3 kills, 10 + 2 nodes, 10 s outage), for a quick look
 //   --seed N    seeds the fault moments and offsets (default 20261124)
 //   --no-doc    print the table only
 import { spawn } from 'node:child_process';
@@ -48,6 +48,8 @@ async function stage(name, cmd, cmdArgs, env) {
   return { ...r, ok };
 }
 
+// the serial nodes of the bridge-kill fault are POSIX edge-node processes
+if (existsSync(join(root, 'firmware', 'Makefile'))) await run('make', ['-C', 'firmware', 'posix']);
 await stage('faults under load', bin('vitest'), ['run', '--project', 'chaos'], {
   CHAOS_PROFILE: subset ? 'subset' : 'full',
   CHAOS_SEED: seed,

@@ -1,6 +1,7 @@
-// Chaos: faults under load from virtual nodes, counted by message_id.
-// CHAOS_PROFILE=full (npm run chaos) or the subset inside npm test (3 kills,
-// 10 nodes, 10 s outage). Every broker fault hits a PRIVATE RabbitMQ node.
+// Chaos: faults under load from virtual nodes (and POSIX serial nodes in the
+// bridge kills), counted by message_id. CHAOS_PROFILE=full (npm run chaos) or the
+// subset inside npm test (3 kills, 10 + 2 nodes, 10 s outage). Every broker fault
+// hits a PRIVATE RabbitMQ node.
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeSync, closeSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,7 @@ import { startPrivateRabbit, type PrivateRabbit } from '../helpers/rabbit-node.t
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
 import { freePort } from '../helpers/ports.ts';
 import { uniquePrefix, waitFor } from '../helpers/unique.ts';
-import { BridgeProcess, Fleet, PROFILE, QueueCounter, bridgeConfig, fleetId, recordResult, scrapeMetrics, seeded, sleep } from './harness.ts';
+import { BridgeProcess, Fleet, PROFILE, QueueCounter, SerialNodes, bridgeConfig, fleetId, recordResult, scrapeMetrics, seeded, sleep } from './harness.ts';
 
 const run = promisify(execFile);
 const rng = seeded();
@@ -39,25 +40,29 @@ interface Rig {
   mqttPort: number;
   config: Record<string, unknown>;
   configFile: string;
+  /** POSIX nodes on ptys, when the rig has serial nodes. */
+  serial?: SerialNodes;
   httpPort: number;
 }
 
 async function rig(
   label: string,
-  o: { amqpUrls?: string[]; nodes?: number; heartbeatSec?: number; storeDir?: string; connections?: number; metrics?: boolean } = {},
+  o: { amqpUrls?: string[]; nodes?: number; serialNodes?: number; heartbeatSec?: number; storeDir?: string; connections?: number; metrics?: boolean } = {},
 ): Promise<Rig> {
   const prefix = uniquePrefix(`chaos-${label}`);
   const dir = mkdtempSync(join(tmpdir(), `chaos-${label}-`));
   const mqttPort = await freePort();
   const httpPort = o.metrics ? await freePort() : 0;
+  const serial = o.serialNodes ? await SerialNodes.create(dir, prefix, o.serialNodes) : undefined;
   const { config, topology } = bridgeConfig({
-    prefix, dir, mqttPort, amqpUrls: o.amqpUrls ?? [rabbit.amqpUrl], heartbeatSec: o.heartbeatSec, storeDir: o.storeDir, httpPort,
+    prefix, dir, mqttPort, amqpUrls: o.amqpUrls ?? [rabbit.amqpUrl], heartbeatSec: o.heartbeatSec, storeDir: o.storeDir, serialPorts: serial?.bridgePorts, httpPort,
   });
   if (o.connections) (config.amqp as Record<string, unknown>).connections = o.connections;
   const bridge = BridgeProcess.write(dir, config);
   const fleet = new Fleet(mqttPort, prefix, o.nodes ?? PROFILE.nodes);
   cleanups.push(async () => {
     await fleet.stop();
+    await serial?.stop().catch(() => {});
     await bridge.kill();
     const conn = await amqp.connect(rabbit.amqpUrl);
     const ch = await conn.createChannel();
@@ -66,38 +71,70 @@ async function rig(
     await conn.close().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   });
-  return { prefix, dir, bridge, fleet, queue: topology.queue, mqttPort, config, configFile: join(dir, 'bridge.json'), httpPort };
+  return { prefix, dir, bridge, fleet, queue: topology.queue, mqttPort, config, configFile: join(dir, 'bridge.json'), serial, httpPort };
 }
 
-/** Stops the fleet, counts the queue by message_id, records the row, and checks the invariants. */
+/**
+ * Stops the nodes, counts the queue by message_id, records the row (a second one for the
+ * serial nodes, if any), and checks the invariants.
+ */
 async function finish(r: Rig, fault: string, injected: number, settleMs = 120_000, note?: string) {
   await r.fleet.stop();
+  await r.serial?.stop();
+  const serialAcked = r.serial?.acked() ?? new Set<string>();
   // the backlog drains with the bridge still running; it is stopped once counted
   const counter = new QueueCounter(rabbit.amqpUrl, r.queue);
   await waitFor(async () => (await counter.start(), true), { timeoutMs: 30_000, what: 'queue reachable' });
-  await counter.settle(r.fleet.acked, settleMs);
-  const c = counter.count(r.fleet.acked, fleetId(r.prefix));
+  await counter.settle(new Set([...r.fleet.acked, ...serialAcked]), settleMs);
+  const ofFleet = fleetId(r.prefix);
+  const sent = (id: string) => ofFleet(id) || !!r.serial?.sent(id);
+  const c = counter.count(r.fleet.acked, sent, ofFleet);
+  const s = r.serial && counter.count(serialAcked, sent, (id) => r.serial!.owns(id));
   await counter.close();
   await r.bridge.kill('SIGTERM');
   recordResult({ fault, injected, acknowledged: r.fleet.acked.size, delivered: c.delivered, lost: c.lost.length, duplicates: c.duplicates, droppedByPolicy: 0, expiredByPolicy: 0, note });
-  expect(c.strangers).toEqual([]);
+  if (r.serial && s) {
+    recordResult({
+      fault: `${fault}: serial ACK`,
+      injected,
+      acknowledged: serialAcked.size,
+      delivered: s.delivered,
+      lost: s.lost.length,
+      duplicates: s.duplicates,
+      droppedByPolicy: 0,
+      expiredByPolicy: 0,
+      note: `${r.serial.size} POSIX edge-nodes on socat ptys beside the MQTT nodes; ${r.serial.retransmits} retransmits after an ACK timeout, ${r.serial.droppedByNode} dropped from a full node outbox (never ACKed)`,
+    });
+  }
+  expect(c.strangers.slice(0, 20)).toEqual([]);
+  expect(c.conflicts.slice(0, 20)).toEqual([]);
   expect(c.lost.slice(0, 20)).toEqual([]);
   expect(r.fleet.acked.size).toBeGreaterThan(0);
+  if (s) {
+    expect(s.lost.slice(0, 20)).toEqual([]);
+    expect(serialAcked.size).toBeGreaterThan(0);
+  }
   return c;
 }
 
 describe(`chaos (${PROFILE.name})`, () => {
-  it(`bridge killed -9 ${PROFILE.kills}x under load from ${PROFILE.nodes} nodes: every PUBACKed reading is in RabbitMQ`, async () => {
-    const r = await rig('kill');
+  it(`bridge killed -9 ${PROFILE.kills}x under load from ${PROFILE.nodes} MQTT and ${PROFILE.serialNodes} serial nodes: every PUBACKed or serial-ACKed reading is in RabbitMQ`, async () => {
+    const r = await rig('kill', { serialNodes: PROFILE.serialNodes });
+    const serial = r.serial!;
     await r.bridge.start();
     r.fleet.start();
+    serial.start();
     for (let k = 0; k < PROFILE.kills; k++) {
       await r.fleet.progress(between(50, 400));
+      // every kill lands while the serial nodes are sending, not while they wait out a retransmit backoff
+      await serial.progress(1, 60_000);
       await sleep(between(0, 700));
       await r.bridge.kill('SIGKILL');
       await r.bridge.start();
     }
     await r.fleet.progress(100);
+    // every serial node is back in step after the last restart
+    await serial.progress(5, 60_000);
     await finish(r, 'bridge kill -9', PROFILE.kills);
   });
 

@@ -1,22 +1,26 @@
 // Shared parts of the chaos runs: the profile (subset inside `npm test`, full in
 // `npm run chaos`), a seeded random source, the bridge as a killable child
-// process, virtual nodes that count what was PUBACKed, a reader that counts what
-// reached RabbitMQ by message_id, and the results rows the chaos script tabulates.
+// process, virtual nodes that count what was PUBACKed, POSIX nodes on ptys that
+// count what was serial-ACKed, a reader that counts what reached RabbitMQ by
+// message_id, and the results rows the chaos script tabulates.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import amqp from 'amqplib';
 import mqtt from 'mqtt';
 import { encodeBatch } from '../../src/codec/index.ts';
+import { spawnEdgeNode, type EdgeNodeHandle } from '../../../simulator/nodes/edge-node.ts';
+import { startPtyPair, type PtyPair } from '../helpers/pty.ts';
 import { waitFor } from '../helpers/unique.ts';
 
 export const FULL = process.env.CHAOS_PROFILE === 'full';
 
 /** Figures per profile: the subset runs inside `npm test`, the full run in `npm run chaos`. */
 export const PROFILE = FULL
-  ? { name: 'full', kills: 20, nodes: 50, outageMs: 60_000, rabbitKills: 3, diskAlarms: 2, diskAlarmMs: 30_000, netFaults: 3, diskFulls: 2, corruptRounds: 5 }
-  : { name: 'subset', kills: 3, nodes: 10, outageMs: 10_000, rabbitKills: 1, diskAlarms: 1, diskAlarmMs: 3000, netFaults: 1, diskFulls: 1, corruptRounds: 1 };
+  ? { name: 'full', kills: 20, nodes: 50, serialNodes: 3, outageMs: 60_000, rabbitKills: 3, diskAlarms: 2, diskAlarmMs: 30_000, netFaults: 3, diskFulls: 2, corruptRounds: 5 }
+  : { name: 'subset', kills: 3, nodes: 10, serialNodes: 2, outageMs: 10_000, rabbitKills: 1, diskAlarms: 1, diskAlarmMs: 3000, netFaults: 1, diskFulls: 1, corruptRounds: 1 };
 
 export const SEED = Number(process.env.CHAOS_SEED ?? 20261124);
 
@@ -66,6 +70,8 @@ export function bridgeConfig(o: {
   mqttPort: number;
   amqpUrls: string[];
   heartbeatSec?: number;
+  /** Bridge ends of the serial nodes' pty pairs. */
+  serialPorts?: string[];
   /** 0 (default) when the test never scrapes /metrics. */
   httpPort?: number;
 }): { config: Record<string, unknown>; topology: ChaosTopology } {
@@ -75,6 +81,7 @@ export function bridgeConfig(o: {
     topology,
     config: {
       mqtt: { mode: 'embedded', embedded: { host: '127.0.0.1', port: o.mqttPort } },
+      serial: { ports: (o.serialPorts ?? []).map((path) => ({ path })) },
       amqp: {
         urls: o.amqpUrls,
         heartbeatSec: o.heartbeatSec ?? 10,
@@ -88,7 +95,13 @@ export function bridgeConfig(o: {
           queues: [{ name: topology.queue, bindings: ['chaos.#'] }],
         },
       },
-      routing: { rules: [{ name: 'all', filter: '#', key: '{topic}', split: 'none' }] },
+      routing: {
+        rules: [
+          // serial topics are serial:<port path>, which {topic} would not put under chaos.#
+          { name: 'serial', filter: 'serial:/#', key: 'chaos.serial.{device}', split: 'none' },
+          { name: 'all', filter: '#', key: '{topic}', split: 'none' },
+        ],
+      },
       // reject: the store never drops by policy, so any drop would be a loss.
       store: { dir: o.storeDir ?? join(o.dir, 'store'), overflow: 'reject' },
       quarantine: { dir: join(o.dir, 'quarantine') },
@@ -256,9 +269,13 @@ export class Fleet {
   }
 }
 
-/** Reads the queue by message_id: how often each id arrived. */
+/** Reads the queue by message_id: how often each id arrived, and whether its copies were identical. */
 export class QueueCounter {
   readonly seen = new Map<string, number>();
+  /** sha256 of the first copy's body per id. */
+  private readonly bodies = new Map<string, string>();
+  /** Ids that arrived with different bodies: a duplicate must be the same reading. */
+  readonly conflicts = new Set<string>();
   private conn: amqp.ChannelModel | undefined;
 
   constructor(
@@ -275,6 +292,10 @@ export class QueueCounter {
       if (!m) return;
       const id = String(m.properties.messageId);
       this.seen.set(id, (this.seen.get(id) ?? 0) + 1);
+      const body = createHash('sha256').update(m.content).digest('hex');
+      const first = this.bodies.get(id);
+      if (first === undefined) this.bodies.set(id, body);
+      else if (first !== body) this.conflicts.add(id);
       ch.ack(m);
     });
   }
@@ -304,16 +325,23 @@ export class QueueCounter {
     ).catch(() => {});
   }
 
-  /** lost = acknowledged ids never delivered; duplicates = extra copies (same message_id); strangers = ids nobody sent. */
-  count(acked: Set<string>, sent: (id: string) => boolean = () => true) {
+  /**
+   * lost = acknowledged ids never delivered; duplicates = extra copies (same message_id) and
+   * delivered = distinct ids, both among the ids in `scope`; strangers = ids nobody sent;
+   * conflicts = ids whose copies differ.
+   */
+  count(acked: Set<string>, sent: (id: string) => boolean = () => true, scope: (id: string) => boolean = () => true) {
     const lost = [...acked].filter((id) => !this.seen.has(id));
     let duplicates = 0;
+    let delivered = 0;
     const strangers: string[] = [];
     for (const [id, c] of this.seen) {
-      duplicates += c - 1;
       if (!sent(id)) strangers.push(id);
+      if (!scope(id)) continue;
+      delivered++;
+      duplicates += c - 1;
     }
-    return { lost, duplicates, delivered: this.seen.size, strangers };
+    return { lost, duplicates, delivered, strangers, conflicts: [...this.conflicts] };
   }
 }
 
@@ -321,6 +349,119 @@ export class QueueCounter {
 export function fleetId(prefix: string): (id: string) => boolean {
   const re = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-n\\d+:1:\\d+$`);
   return (id) => re.test(id);
+}
+
+/**
+ * POSIX edge-nodes (the firmware core as a Linux process) on socat pty pairs, the
+ * bridge on the other end of each. A node prints an `acked` line for every batch
+ * whose serial ACK it got; only those count as acknowledged. The pairs outlive
+ * bridge restarts, as a cable does.
+ */
+export class SerialNodes {
+  private readonly nodes: EdgeNodeHandle[] = [];
+  /** device -> boot and next seq, from the node's `stopped` line. */
+  private readonly sentUpTo = new Map<string, { boot: number; next: number }>();
+  /** Totals from the `stopped` lines. */
+  retransmits = 0;
+  droppedByNode = 0;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly prefix: string,
+    private readonly pairs: PtyPair[],
+  ) {}
+
+  static async create(dir: string, prefix: string, count: number): Promise<SerialNodes> {
+    const pairs: PtyPair[] = [];
+    for (let i = 0; i < count; i++) pairs.push(await startPtyPair(dir, { a: `s${i}-node`, b: `s${i}-bridge` }));
+    return new SerialNodes(dir, prefix, pairs);
+  }
+
+  get size(): number {
+    return this.pairs.length;
+  }
+
+  /** The ports for the bridge config. */
+  get bridgePorts(): string[] {
+    return this.pairs.map((p) => p.b);
+  }
+
+  device(i: number): string {
+    return `${this.prefix}-s${i}`;
+  }
+
+  start(): void {
+    this.pairs.forEach((pair, i) => {
+      this.nodes.push(
+        spawnEdgeNode({
+          device: this.device(i),
+          seed: 9100 + i,
+          transport: 'serial',
+          serial: pair.a,
+          stateDir: join(this.dir, 'node-state'),
+          sensors: ['temperature', 'humidity'],
+          // 2.5 batches/s: the 64-batch outbox rides out a restart plus the retransmit backoff without dropping;
+          // the firmware's default ACK timeout (2 s), so a restart costs few backoff doublings
+          intervalMs: 100,
+          batch: 4,
+          verbose: true,
+        }),
+      );
+    });
+  }
+
+  /** Ids (device:boot:seq) of every batch a node saw serial-ACKed. */
+  acked(): Set<string> {
+    const ids = new Set<string>();
+    for (const node of this.nodes) {
+      for (const line of node.lines) {
+        const m = /^edge-node: acked device=(\S+) boot=(\d+) seq=(\d+)/.exec(line);
+        if (m) ids.add(`${m[1]}:${m[2]}:${m[3]}`);
+      }
+    }
+    return ids;
+  }
+
+  private ackedBy(i: number): number {
+    return this.nodes[i]!.lines.filter((l) => l.startsWith(`edge-node: acked device=${this.device(i)} `)).length;
+  }
+
+  /** Waits until every node got `more` further ACKs. */
+  async progress(more: number, timeoutMs = 60_000): Promise<void> {
+    const targets = this.nodes.map((_, i) => this.ackedBy(i) + more);
+    await waitFor(() => targets.every((t, i) => this.ackedBy(i) >= t), {
+      timeoutMs,
+      what: `${more} more serial ACKs on each of ${this.nodes.length} nodes (${this.nodes.map((_, i) => this.ackedBy(i)).join(', ')} so far)`,
+    });
+  }
+
+  /** Is this one of our serial nodes' ids? */
+  owns(id: string): boolean {
+    return this.nodes.some((_, i) => id.startsWith(`${this.device(i)}:`));
+  }
+
+  /** Was this id sent by a node (right boot, seq below the node's next one)? Known once stopped. */
+  sent(id: string): boolean {
+    const m = /^(.+):(\d+):(\d+)$/.exec(id);
+    const upTo = m && this.sentUpTo.get(m[1]!);
+    return !!upTo && Number(m![2]) === upTo.boot && Number(m![3]) < upTo.next;
+  }
+
+  /** Stops the nodes (SIGTERM: each prints its totals), then the pty pairs. */
+  async stop(): Promise<void> {
+    for (const node of this.nodes) {
+      await node.stop();
+      const line = node.lines.find((l) => l.startsWith('edge-node: stopped '));
+      const m = line && /device=(\S+) boot=(\d+) .*dropped=(\d+) batches=(\d+) retransmits=(\d+)/.exec(line);
+      if (!m) throw new Error(`edge-node gave no totals:\n${node.lines.slice(-5).join('\n')}\n${node.stderr().slice(-2000)}`);
+      if (!this.sentUpTo.has(m[1]!)) {
+        this.sentUpTo.set(m[1]!, { boot: Number(m[2]), next: Number(m[4]) });
+        this.droppedByNode += Number(m[3]);
+        this.retransmits += Number(m[5]);
+      }
+    }
+    for (const pair of this.pairs) await pair.stop();
+  }
 }
 
 /** Sums of the bridge's Prometheus samples by metric name (labels summed). */
