@@ -5,7 +5,7 @@
 // is doing its job: 200 with status 'degraded' and the reasons, so a supervisor
 // never restarts it.
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +33,9 @@ export interface HttpHandle {
   close(): Promise<void>;
 }
 
-const DASHBOARD_DIR = join(dirname(fileURLToPath(import.meta.url)), 'dashboard');
+// Beside this module when run from source; from the bundle in bridge/dist (bin/edge-bridge.js), back in src.
+const HERE = dirname(fileURLToPath(import.meta.url));
+const DASHBOARD_DIR = existsSync(join(HERE, 'dashboard')) ? join(HERE, 'dashboard') : join(HERE, '..', 'src', 'observe', 'dashboard');
 const JS = 'text/javascript; charset=utf-8';
 const CSS = 'text/css; charset=utf-8';
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': JS, '.css': CSS, '.svg': 'image/svg+xml' };
