@@ -38,7 +38,7 @@ const quick = process.argv.includes('--quick');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
 const want = (name: string) => !only || only.includes(name);
 const P = quick
-  ? { tputMs: 5000, warmMs: 1500, latMs: 3000, settleMs: 20_000, drainN: 200_000, scaleConns: Number(process.env.BENCH_SCALE_CONNS ?? 2000), scaleProcs: 2, trickleMs: 6000, devices: 50 }
+  ? { tputMs: 5000, warmMs: 1500, latMs: 3000, settleMs: 20_000, drainN: Number(process.env.BENCH_DRAIN_N ?? 200_000), scaleConns: Number(process.env.BENCH_SCALE_CONNS ?? 2000), scaleProcs: 2, trickleMs: 6000, devices: 50 }
   : { tputMs: 20_000, warmMs: 4000, latMs: 12_000, settleMs: 60_000, drainN: 1_000_000, scaleConns: 10_000, scaleProcs: 4, trickleMs: 20_000, devices: 50 };
 const RUN = `b${Date.now().toString(36)}`;
 const PREFIX = `bench/${RUN}`;

@@ -15,14 +15,21 @@ export interface BridgeProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
+/** The NODE_OPTIONS the systemd unit runs the bridge with. */
+export function deployedNodeOptions(root: string): string[] {
+  const unit = readFileSync(join(root, 'deploy/systemd/edge-bridge.service'), 'utf8');
+  return /^Environment="?NODE_OPTIONS=([^"\n]*)"?$/m.exec(unit)?.[1]?.trim().split(/\s+/) ?? [];
+}
+
 export async function startBridge(opts: { root: string; dir: string; name: string; config: Record<string, unknown>; httpPort: number; mqttPort: number }): Promise<BridgeProcess> {
   mkdirSync(opts.dir, { recursive: true });
   const cfgFile = join(opts.dir, `${opts.name}.json`);
   const logFile = join(opts.dir, `${opts.name}.log`);
   writeFileSync(cfgFile, JSON.stringify(opts.config, null, 2));
   const out = openSync(logFile, 'w');
-  // BENCH_BRIDGE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the bridge under test.
-  const nodeArgs = (process.env.BENCH_BRIDGE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  // As deployed: the systemd unit's NODE_OPTIONS (heap settings), plus BENCH_BRIDGE_NODE_ARGS,
+  // e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the bridge under test.
+  const nodeArgs = [...deployedNodeOptions(opts.root), ...(process.env.BENCH_BRIDGE_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, join(opts.root, 'bridge/bin/edge-bridge.js'), 'start', '-c', cfgFile], {
     cwd: opts.dir,
     stdio: ['ignore', out, out],
