@@ -1,5 +1,7 @@
-// The compact in-memory index of live records: six typed-array columns, 29 bytes
-// per record, no per-record objects and no bodies (1M backlogged records ≈ 30-60 MB).
+// The compact in-memory index of live records: six typed-array columns, 25 bytes
+// per record, no per-record objects and no bodies (1M backlogged records ≈ 25-50 MB).
+// acceptedAt is a float32 offset from the index's creation: exact to the ms within
+// 4.6 hours of it, within 0.2 s for a record a month old (ages and TTLs only).
 // Entries are pushed in id order, so lookup by id is a binary search and the
 // oldest live record is at `head`.
 
@@ -19,7 +21,8 @@ export class RecordIndex {
   segment = new Uint32Array(this.capacity);
   offset = new Uint32Array(this.capacity);
   length = new Uint32Array(this.capacity);
-  acceptedAt = new Float64Array(this.capacity);
+  private readonly base = Date.now();
+  acceptedAtRel = new Float32Array(this.capacity);
   state = new Uint8Array(this.capacity);
 
   get size(): number {
@@ -33,8 +36,12 @@ export class RecordIndex {
     this.segment[k] = segment;
     this.offset[k] = offset;
     this.length[k] = length;
-    this.acceptedAt[k] = acceptedAt;
+    this.acceptedAtRel[k] = acceptedAt - this.base;
     this.state[k] = state;
+  }
+
+  acceptedAtOf(k: number): number {
+    return this.base + this.acceptedAtRel[k]!;
   }
 
   /** Position of `id`, or -1. */
@@ -63,7 +70,7 @@ export class RecordIndex {
     // Slide down when at least half is dead space; otherwise double. Amortised O(1) per push.
     const capacity = live * 2 <= this.capacity ? this.capacity : this.capacity * 2;
     const shift = this.head;
-    for (const key of ['id', 'segment', 'offset', 'length', 'acceptedAt', 'state'] as const) {
+    for (const key of ['id', 'segment', 'offset', 'length', 'acceptedAtRel', 'state'] as const) {
       const old = this[key];
       if (capacity === this.capacity) {
         old.copyWithin(0, this.head, this.tail);

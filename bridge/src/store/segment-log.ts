@@ -17,8 +17,8 @@
 //    copied to quarantine.bin (+ a line in quarantine.jsonl) BEFORE the segment is
 //    rewritten without them; the scanner resyncs on the next valid frame and always
 //    advances, so it cannot loop.
-// 6. Memory holds only a 29-byte index entry per live record (RecordIndex); take()
-//    reads bodies from disk, except for a bounded hot tail (hotBytes, default 8 MiB)
+// 6. Memory holds only a 25-byte index entry per live record (RecordIndex); take()
+//    reads bodies from disk, except for a bounded hot tail (hotBytes, default 2 MiB)
 //    of just-committed records, so live traffic is forwarded without reading back
 //    what was just written. A hot record was synced like any other: it is a cache,
 //    never the only copy.
@@ -54,7 +54,7 @@ export const QUARANTINE_FILE = 'quarantine.bin';
 export const QUARANTINE_REPORT = 'quarantine.jsonl';
 const DEFAULT_SEGMENT_BYTES = 8 * 1024 * 1024;
 const REMOVAL_CHUNK = 4096;
-const DEFAULT_HOT_BYTES = 8 * 1024 * 1024;
+const DEFAULT_HOT_BYTES = 2 * 1024 * 1024;
 
 interface Segment {
   ordinal: number;
@@ -611,7 +611,7 @@ export class SegmentLogStore implements StoreAndForward {
     for (let k = ix.head; k < ix.tail; k++) {
       const st = ix.state[k];
       if (st === PENDING || st === IN_FLIGHT) {
-        oldestAgeMs = Math.max(0, Date.now() - ix.acceptedAt[k]!);
+        oldestAgeMs = Math.max(0, Date.now() - ix.acceptedAtOf(k));
         break;
       }
     }
@@ -639,7 +639,7 @@ export class SegmentLogStore implements StoreAndForward {
     for (let k = ix.head; k < ix.tail; k++) {
       const st = ix.state[k];
       if (st !== PENDING && st !== IN_FLIGHT) continue;
-      if (ix.acceptedAt[k]! >= cutoff) break;
+      if (ix.acceptedAtOf(k) >= cutoff) break;
       if (st === PENDING) victims.push(k);
     }
     if (victims.length === 0) return;

@@ -26,7 +26,7 @@ export interface StoreOptions {
   groupCommitMaxDelayMs?: number;
   /** Roll to a new segment file once the active one reaches this size. Default 8 MiB. */
   segmentBytes?: number;
-  /** Just-committed records kept in memory for take(), bytes (segment log; default 8 MiB, 0 = off). */
+  /** Just-committed records kept in memory for take(), bytes (segment log; default 2 MiB, 0 = off). */
   hotBytes?: number;
   /** How often lazily buffered deletions (tombstones) are written. Default 200 ms. */
   ackFlushMs?: number;
