@@ -1,14 +1,16 @@
 #!/usr/bin/env node
-// Runs one ESM bundle of the TypeScript sources (bridge/dist/cli.mjs), rebuilt by esbuild
-// in about 0.1 s whenever a source is newer: no build step to forget on a Pi, and about
-// 30 MB less RSS and seconds less startup than compiling every module at load.
-import { mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
+// Runs an ESM bundle of the TypeScript sources (bridge/dist/current/cli.mjs), rebuilt by
+// esbuild in about 0.1 s whenever a source is newer: no build step to forget on a Pi, and
+// about 30 MB less RSS and seconds less startup than compiling every module at load.
+// Code split, so what only some commands need (mqtt.js for --demo nodes) loads on use.
+import { readdirSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const bridgeDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const src = join(bridgeDir, 'src');
-const out = join(bridgeDir, 'dist', 'cli.mjs');
+const dist = join(bridgeDir, 'dist');
+const out = join(dist, 'current', 'cli.mjs');
 
 function newestSource(dir) {
   let newest = 0;
@@ -30,20 +32,30 @@ function builtAt() {
 
 async function rebuild() {
   const { build } = await import('esbuild');
-  mkdirSync(dirname(out), { recursive: true });
-  // Several bridges may start at once (tests): each builds its own file, the rename is atomic.
-  const tmp = `${out}.${process.pid}.tmp`;
+  // Several bridges may start at once (tests): each builds its own directory, and the
+  // `current` symlink is swapped by an atomic rename.
+  const stamp = `b${Date.now()}-${process.pid}`;
   await build({
     entryPoints: [join(src, 'cli.ts')],
-    outfile: tmp,
+    outdir: join(dist, stamp),
+    outExtension: { '.js': '.mjs' },
     bundle: true,
+    splitting: true,
     platform: 'node',
     format: 'esm',
     target: 'node20',
     packages: 'external',
     logLevel: 'silent',
   });
-  renameSync(tmp, out);
+  const link = join(dist, `current.${process.pid}.tmp`);
+  rmSync(link, { force: true });
+  symlinkSync(stamp, link);
+  renameSync(link, join(dist, 'current'));
+  // Older builds: a running bridge may still load chunks from its own, so only stale ones go.
+  for (const name of readdirSync(dist)) {
+    if (name === stamp || !/^b\d+-\d+$/.test(name)) continue;
+    if (Date.now() - statSync(join(dist, name)).mtimeMs > 3_600_000) rmSync(join(dist, name), { recursive: true, force: true });
+  }
 }
 
 let entry = out;

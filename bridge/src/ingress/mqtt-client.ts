@@ -1,4 +1,4 @@
-import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import { pino, type Logger } from 'pino';
 import type { IngestHandler, Ingress, RawMessage } from '../types.ts';
 import { redactSecrets, redactUrl } from '../observe/redact.ts';
@@ -91,6 +91,8 @@ export class ExternalMqttIngress implements Ingress {
       // Called for QoS 1/2 only; the PUBACK goes out when `ack` is called.
       customHandleAcks: (topic, payload, _packet, ack) => this.onMessage(topic, payload, ack),
     };
+    // mqtt.js is loaded only in external mode: it costs the embedded-mode bridge ~15 MB RSS.
+    const { connect } = await import('mqtt');
     const client = connect(url, clientOptions);
     this.client = client;
     const where = redactUrl(url);

@@ -2,7 +2,6 @@
 // raw TCP socket to a serial server (ser2net-style). The serial ingress sees only
 // this seam: bytes in, whole frames out, and one "closed" call when the device goes.
 import { connect, type Socket } from 'node:net';
-import { SerialPort } from 'serialport';
 
 export type SerialPortSpec = { path: string; baudRate: number } | { tcp: string };
 
@@ -62,6 +61,8 @@ function onceOnly(events: ChannelEvents, pending: PendingWrites): (reason: strin
 }
 
 async function openSerialChannel(spec: { path: string; baudRate: number }, events: ChannelEvents): Promise<ByteChannel> {
+  // Loaded on first use: its native binding costs the bridge ~10 MB RSS when no port is configured.
+  const { SerialPort } = await import('serialport');
   const port = new SerialPort({ path: spec.path, baudRate: spec.baudRate, autoOpen: false });
   await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
   const pending = new PendingWrites();

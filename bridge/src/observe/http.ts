@@ -33,9 +33,9 @@ export interface HttpHandle {
   close(): Promise<void>;
 }
 
-// Beside this module when run from source; from the bundle in bridge/dist (bin/edge-bridge.js), back in src.
+// Beside this module when run from source; from the bundle in bridge/dist/<build>/ (bin/edge-bridge.js), back in src.
 const HERE = dirname(fileURLToPath(import.meta.url));
-const DASHBOARD_DIR = existsSync(join(HERE, 'dashboard')) ? join(HERE, 'dashboard') : join(HERE, '..', 'src', 'observe', 'dashboard');
+const DASHBOARD_DIR = [join(HERE, 'dashboard'), join(HERE, '..', '..', 'src', 'observe', 'dashboard')].find((d) => existsSync(d)) ?? join(HERE, 'dashboard');
 const JS = 'text/javascript; charset=utf-8';
 const CSS = 'text/css; charset=utf-8';
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': JS, '.css': CSS, '.svg': 'image/svg+xml' };
