@@ -5,6 +5,7 @@ import { Aedes, type AuthenticateError, type Client, type PublishPacket } from '
 import { pino, type Logger } from 'pino';
 import type { IngestHandler, Ingress, RawMessage } from '../types.ts';
 import { isCommandTopic, isCommandTopicOf, isSysTopic } from './mqtt-topics.ts';
+import { coalesceWrites } from '../coalesce-writes.ts';
 import { ConnectionLimiter, type ConnectionLimits, type LimitDisconnect, type LimitStats } from './mqtt-limits.ts';
 
 export interface EmbeddedMqttOptions {
@@ -157,7 +158,10 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
     broker.on('clientError', (client, err) => this.log.debug({ clientId: client.id, err: err.message }, 'mqtt client error'));
     broker.on('connectionError', (_client, err) => this.log.debug({ err: err.message }, 'mqtt connection error'));
 
-    const onConnection: (socket: Socket) => void = limiter ? (socket) => broker.handle(limiter.wrap(socket)) : broker.handle;
+    const onConnection = (socket: Socket) => {
+      coalesceWrites(socket);
+      broker.handle(limiter ? limiter.wrap(socket) : socket);
+    };
     const server = this.options.tls ? createTlsServer({ cert: this.options.tls.cert, key: this.options.tls.key }, onConnection) : createNetServer(onConnection);
     const { host, port } = this.options;
     try {

@@ -16,6 +16,8 @@ import type { OutboundMessage } from '../../types.ts';
 import { declareTopology, type Topology } from './topology.ts';
 import { redactSecrets, redactUrl } from '../../observe/redact.ts';
 import { LinkLostError, PoolClosedError, TopologyError, UnpublishableError } from './errors.ts';
+import { coalesceWrites } from '../../coalesce-writes.ts';
+import type { Writable } from 'node:stream';
 
 export type PublishResult =
   | { kind: 'confirmed' }
@@ -305,6 +307,8 @@ export class ConfirmPool extends EventEmitter {
       clientProperties: { connection_name: `edge-bridge-egress-${slot.index}` },
       ...(secure ? { ca: tls.ca, cert: tls.cert, key: tls.key, passphrase: tls.passphrase } : {}),
     });
+    const stream = (model as unknown as { connection?: { stream?: Writable } }).connection?.stream;
+    if (stream) coalesceWrites(stream);
     slot.model = model;
     slot.blocked = false;
     let lastError: Error | undefined;
