@@ -8,7 +8,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['bridge/test/unit/**/*.test.ts', 'simulator/test/unit/**/*.test.ts'],
+          include: ['bridge/test/unit/**/*.test.ts', 'simulator/test/unit/**/*.test.ts', 'bench/test/**/*.test.ts'],
           testTimeout: 20_000,
         },
       },

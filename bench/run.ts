@@ -38,7 +38,7 @@ const quick = process.argv.includes('--quick');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
 const want = (name: string) => !only || only.includes(name);
 const P = quick
-  ? { tputMs: 5000, warmMs: 1500, latMs: 3000, settleMs: 20_000, drainN: Number(process.env.BENCH_DRAIN_N ?? 200_000), scaleConns: Number(process.env.BENCH_SCALE_CONNS ?? 2000), scaleProcs: 2, trickleMs: 6000, devices: 50 }
+  ? { tputMs: 3000, warmMs: 1000, latMs: 2000, settleMs: 8000, drainN: Number(process.env.BENCH_DRAIN_N ?? 200_000), scaleConns: Number(process.env.BENCH_SCALE_CONNS ?? 2000), scaleProcs: 2, trickleMs: 4000, devices: 50 }
   : { tputMs: 20_000, warmMs: 4000, latMs: 12_000, settleMs: 60_000, drainN: 1_000_000, scaleConns: 10_000, scaleProcs: 4, trickleMs: 20_000, devices: 50 };
 const RUN = `b${Date.now().toString(36)}`;
 const PREFIX = `bench/${RUN}`;
@@ -84,6 +84,7 @@ function firmware(): void {
   const cg = make(['-s', '-C', 'firmware', 'callgrind']);
   const perReading = Number(/(\d+) per reading/.exec(cg)?.[1]);
   raw.firmware = { textBytes: text, nodeStateBytes: bss, instructionsPerReading: perReading, sizeTable: size.trim() };
+  process.stdout.write(`\nrv32imc size table (make -C firmware size):\n${size.trim()}\n\n`);
   targets.push({ what: 'Firmware core text (rv32imc)', target: '<= 24 KB', result: `${(text / 1024).toFixed(1)} KB`, met: text <= 24 * 1024 });
   targets.push({ what: 'Firmware static RAM (edge_node_t)', target: '<= 16 KB', result: `${(bss / 1024).toFixed(1)} KB`, met: bss <= 16 * 1024 });
   targets.push({ what: 'Encode + enqueue per reading (batch 16)', target: '<= 2000 instr', result: `${perReading} instr`, met: perReading <= 2000 });
@@ -97,10 +98,10 @@ let topology: ReturnType<typeof topologyFromConfig>;
 
 async function brokers(): Promise<void> {
   progress('starting the bench RabbitMQ node (MQTT plugin on) and a private Mosquitto');
-  rabbit = await startPrivateRabbit({ plugins: ['rabbitmq_mqtt'], label: 'bench' });
-  cleanups.push(() => rabbit.dispose());
-  mosq = await startPrivateMosquitto();
-  cleanups.push(() => mosq.dispose());
+  const [r, m] = await Promise.all([startPrivateRabbit({ plugins: ['rabbitmq_mqtt'], label: 'bench' }), startPrivateMosquitto()]);
+  rabbit = r;
+  mosq = m;
+  cleanups.push(() => rabbit.dispose(), () => mosq.dispose());
   // The same queue (and arguments) the bridge declares, so every scenario lands in it.
   topology = topologyFromConfig(bridgeConfigSchema.parse(bridgeConfig({ mode: 'embedded', port: 1 }, rabbit.amqpUrl, 'x', 1)));
   const conn = await amqp.connect(rabbit.amqpUrl);

@@ -1,0 +1,79 @@
+// The bench's outputs: table, README section, chart. (Its figures are measured by
+// `npm run bench`, never asserted here.)
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { consoleReport, markdownReport, svgChart, updateReadme, type ScenarioRow, type TargetRow } from '../lib/report.ts';
+import { cpuSeconds, rssBytes, sampleProcess } from '../lib/proc-stats.ts';
+import { deployedNodeOptions } from '../lib/bridge-process.ts';
+
+const scenarios: ScenarioRow[] = [
+  { name: '1 ceiling', msgsPerSec: 10_000, readingsPerSec: 160_000, latencyRate: 5000, p50Ms: 1, p99Ms: 8, rssMb: undefined, cpu: undefined },
+  { name: '2 bridge <embedded>', msgsPerSec: 5000, readingsPerSec: 80_000, latencyRate: 2500, p50Ms: 9, p99Ms: NaN, rssMb: 120.4, cpu: 0.9 },
+];
+const targets: TargetRow[] = [
+  { what: 'Bridge vs ceiling', target: '>= 0.8x', result: '0.50x', met: false },
+  { what: 'Firmware text', target: '<= 24 KB', result: '11.5 KB', met: true },
+  { what: 'Scale (2k only)', target: '<= 250 MB (10k)', result: '170 MB', met: undefined },
+];
+
+describe('bench report', () => {
+  it('prints every scenario and a verdict per target, n/a for what was not measured', () => {
+    const text = consoleReport(scenarios, targets);
+    expect(text).toMatch(/1 ceiling\s+10000\s+160000\s+5000\/s\s+1\.0\s+8\.0\s+-\s+-/);
+    expect(text).toMatch(/2 bridge <embedded>\s+5000\s+80000\s+2500\/s\s+9\.0\s+n\/a\s+120\s+0\.90/);
+    expect(text).toMatch(/Bridge vs ceiling\s+>= 0\.8x\s+0\.50x\s+MISSED/);
+    expect(text).toMatch(/Firmware text\s+<= 24 KB\s+11\.5 KB\s+met/);
+    expect(text).not.toMatch(/Scale \(2k only\).*(met|MISSED)/);
+  });
+
+  it('rewrites only the README text between the bench markers', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-readme-'));
+    try {
+      const file = join(dir, 'README.md');
+      writeFileSync(file, 'before\n<!-- bench:begin -->\nold table\n<!-- bench:end -->\nafter\n');
+      expect(updateReadme(file, markdownReport(scenarios, targets, 'Full run of today.'))).toBe(true);
+      const text = readFileSync(file, 'utf8');
+      expect(text.startsWith('before\n<!-- bench:begin -->\nFull run of today.\n')).toBe(true);
+      expect(text.endsWith('<!-- bench:end -->\nafter\n')).toBe(true);
+      expect(text).not.toContain('old table');
+      expect(text).toContain('| Bridge vs ceiling | >= 0.8x | 0.50x | **missed** |');
+      expect(text).toContain('| Scale (2k only) | <= 250 MB (10k) | 170 MB | n/a |');
+      writeFileSync(file, 'no markers\n');
+      expect(updateReadme(file, 'x')).toBe(false);
+      expect(readFileSync(file, 'utf8')).toBe('no markers\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('draws a well-formed SVG with a bar per figure and escaped labels', () => {
+    const svg = svgChart(scenarios, 'run <1>');
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    expect(svg).toContain('run &lt;1>');
+    expect(svg).toContain('2 bridge &lt;embedded>');
+    // 2 throughput bars + 2x2 latency bars + the background
+    expect(svg.match(/<rect /g)).toHaveLength(7);
+    expect(svg).not.toContain('NaN');
+  });
+
+  it('reads RSS and CPU time of a live process from /proc', async () => {
+    expect(rssBytes(process.pid)).toBeGreaterThan(10 * 1024 * 1024);
+    const c0 = cpuSeconds(process.pid);
+    const sampler = sampleProcess(process.pid);
+    const until = Date.now() + 300;
+    while (Date.now() < until); // burn CPU so the sample has something to count
+    const s = sampler.stop();
+    expect(cpuSeconds(process.pid)).toBeGreaterThan(c0);
+    expect(s.cpu).toBeGreaterThan(0);
+    expect(s.maxRss).toBeGreaterThanOrEqual(s.lastRss);
+  });
+
+  it('runs the bridge with the NODE_OPTIONS of the shipped systemd unit', () => {
+    const unit = readFileSync('deploy/systemd/edge-bridge.service', 'utf8');
+    const opts = deployedNodeOptions('.');
+    expect(opts.length).toBeGreaterThan(0);
+    for (const o of opts) expect(unit).toContain(o);
+  });
+});
