@@ -123,8 +123,9 @@ export class SegmentLogStore implements StoreAndForward {
   private dropped = 0;
   private expired = 0;
   /** Committed records not yet taken, newest traffic first served from here (invariant 6). */
-  // The written frames, not the records: a record's body may be a view into a much larger socket buffer.
-  private readonly hot = new Map<number, Buffer>();
+  // Records whose body points into the written frame: the appended body may be a view
+  // into a much larger socket buffer, and this way take() decodes nothing.
+  private readonly hot = new Map<number, StoredRecord>();
   private hotBytes = 0;
   private readonly hotMaxBytes: number;
 
@@ -135,10 +136,10 @@ export class SegmentLogStore implements StoreAndForward {
   }
 
   private dropHot(id: number): void {
-    const frame = this.hot.get(id);
-    if (!frame) return;
+    const rec = this.hot.get(id);
+    if (!rec) return;
     this.hot.delete(id);
-    this.hotBytes -= frame.length;
+    this.hotBytes -= rec.size;
   }
 
   // ---------------------------------------------------------------- recovery
@@ -439,7 +440,8 @@ export class SegmentLogStore implements StoreAndForward {
         this.index.push(r.id, seg.ordinal, offset, r.size, r.acceptedAt);
         offset += r.size;
         if (this.hotBytes + r.size <= this.hotMaxBytes) {
-          this.hot.set(r.id, a.frames[i]!);
+          const frame = a.frames[i]!;
+          this.hot.set(r.id, { ...r, body: frame.subarray(frame.length - r.body.length) });
           this.hotBytes += r.size;
         }
       }
@@ -470,9 +472,9 @@ export class SegmentLogStore implements StoreAndForward {
     const cold: Located[] = [];
     const fromHot = new Map<number, StoredRecord>();
     for (const p of picked) {
-      const frame = this.hot.get(p.id);
-      if (frame) {
-        fromHot.set(p.id, decodeFrame(frame));
+      const rec = this.hot.get(p.id);
+      if (rec) {
+        fromHot.set(p.id, rec);
         this.dropHot(p.id);
       } else cold.push(p);
     }
