@@ -383,11 +383,10 @@ async function main(): Promise<void> {
   const s1 = want('ceiling') ? await ceiling() : undefined;
   const s4 = want('plugin') ? await plugin() : undefined;
   const s2 = want('embedded') ? await embedded(s4?.msgsPerSec) : undefined;
-  const s3 = want('external') ? await external() : undefined;
+  if (want('external')) await external();
   const s5 = want('naive') ? await naive() : undefined;
   const d = want('drain') ? await drain(s1?.msgsPerSec ?? NaN, Math.min(500, (s2?.row.msgsPerSec ?? 5000) / 10)) : undefined;
   const sc = want('scale') ? await scale() : undefined;
-  void s3;
 
   raw.bridgeAtPluginRate = s2?.atPluginRate;
   const r = (x: number) => `${x.toFixed(2)}x`;

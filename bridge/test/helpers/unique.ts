@@ -29,3 +29,15 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/** The bridge's amqp.topology under run-unique names: one catch-all queue `<prefix>.all`. */
+export function uniqueTopology(prefix: string) {
+  return {
+    exchange: `${prefix}.tele`,
+    alternateExchange: `${prefix}.ae`,
+    unroutableQueue: `${prefix}.unroutable`,
+    deadLetterExchange: `${prefix}.dlx`,
+    deadLetterQueue: `${prefix}.dlq`,
+    queues: [{ name: `${prefix}.all`, bindings: ['#'] }],
+  };
+}

@@ -14,7 +14,7 @@ import { encodeBatch, encodeStatus } from '../../src/codec/index.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { createPipeline, type Pipeline } from '../../src/pipeline.ts';
 import { startHttp, type HttpHandle } from '../../src/observe/http.ts';
-import { uniquePrefix, waitFor } from '../helpers/unique.ts';
+import { uniquePrefix, waitFor, uniqueTopology } from '../helpers/unique.ts';
 import { launchChromium } from '../helpers/chromium.ts';
 import { freePort } from '../helpers/ports.ts';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
@@ -54,11 +54,7 @@ describe('live dashboard in Chromium', () => {
         amqp: {
           urls: [`amqp://guest:guest@127.0.0.1:${proxy.port}`],
           reconnect: { initialMs: 100, maxMs: 300 },
-          topology: {
-            exchange: `${prefix}.tele`, alternateExchange: `${prefix}.ae`, unroutableQueue: `${prefix}.unroutable`,
-            deadLetterExchange: `${prefix}.dlx`, deadLetterQueue: `${prefix}.dlq`,
-            queues: [{ name: `${prefix}.all`, bindings: ['#'] }],
-          },
+          topology: uniqueTopology(prefix),
         },
         store: { dir: join(dir, 'store') },
         quarantine: { dir: join(dir, 'quarantine') },

@@ -15,7 +15,7 @@ import type { Batch } from '../../src/types.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { createPipeline, type Pipeline } from '../../src/pipeline.ts';
 import { publishCommand } from '../../src/downlink/publish.ts';
-import { uniquePrefix, waitFor } from '../helpers/unique.ts';
+import { uniquePrefix, waitFor, uniqueTopology } from '../helpers/unique.ts';
 import { startPtyPair, type PtyPair } from '../helpers/pty.ts';
 import { spawnEdgeNode, type EdgeNodeHandle } from '../../../simulator/nodes/edge-node.ts';
 
@@ -66,11 +66,7 @@ describe('downlink: AMQP command -> bridge -> POSIX node -> confirmed', () => {
         serial: { ports: [{ path: pty.b }] },
         amqp: {
           urls: [AMQP],
-          topology: {
-            exchange: `${prefix}.tele`, alternateExchange: `${prefix}.ae`, unroutableQueue: `${prefix}.unroutable`,
-            deadLetterExchange: `${prefix}.dlx`, deadLetterQueue: `${prefix}.dlq`,
-            queues: [{ name: `${prefix}.all`, bindings: ['#'] }],
-          },
+          topology: uniqueTopology(prefix),
         },
         routing: {
           rules: [

@@ -17,7 +17,7 @@ import { createPipeline, type Pipeline } from '../../src/pipeline.ts';
 import { createLogger } from '../../src/observe/logger.ts';
 import { makeTestPki, type TestPki } from '../helpers/certs.ts';
 import { startPrivateRabbit, type PrivateRabbit } from '../helpers/rabbit-node.ts';
-import { uniquePrefix, waitFor } from '../helpers/unique.ts';
+import { uniquePrefix, waitFor, uniqueTopology } from '../helpers/unique.ts';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 afterEach(async () => {
@@ -61,11 +61,7 @@ describe('amqps egress to a RabbitMQ TLS listener', () => {
           tls,
           connections: 2,
           reconnect: { initialMs: 100, maxMs: 500 },
-          topology: {
-            exchange: `${prefix}.tele`, alternateExchange: `${prefix}.ae`, unroutableQueue: `${prefix}.unroutable`,
-            deadLetterExchange: `${prefix}.dlx`, deadLetterQueue: `${prefix}.dlq`,
-            queues: [{ name: `${prefix}.all`, bindings: ['#'] }],
-          },
+          topology: uniqueTopology(prefix),
         },
         store: { dir: join(dir, 'store') },
         quarantine: { dir: join(dir, 'quarantine') },

@@ -17,7 +17,7 @@ import { loadConfig } from '../../src/config/index.ts';
 import { createPipeline, type Pipeline } from '../../src/pipeline.ts';
 import { startHttp, type HttpHandle } from '../../src/observe/http.ts';
 import { FaultyIo } from '../../src/store/index.ts';
-import { uniquePrefix, waitFor } from '../helpers/unique.ts';
+import { uniquePrefix, waitFor, uniqueTopology } from '../helpers/unique.ts';
 import { freePort } from '../helpers/ports.ts';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
 
@@ -41,11 +41,7 @@ async function bridgeWith(prefix: string, amqpUrl: string, extra: Record<string,
         urls: [amqpUrl],
         connections: 1,
         reconnect: { initialMs: 100, maxMs: 300 },
-        topology: {
-          exchange: `${prefix}.tele`, alternateExchange: `${prefix}.ae`, unroutableQueue: `${prefix}.unroutable`,
-          deadLetterExchange: `${prefix}.dlx`, deadLetterQueue: `${prefix}.dlq`,
-          queues: [{ name: `${prefix}.all`, bindings: ['#'] }],
-        },
+        topology: uniqueTopology(prefix),
       },
       store: { dir: join(dir, 'store') },
       quarantine: { dir: join(dir, 'quarantine') },

@@ -13,7 +13,7 @@ import { loadConfig } from '../../src/config/index.ts';
 import { createPipeline, type Pipeline } from '../../src/pipeline.ts';
 import { EmbeddedMqttIngress } from '../../src/ingress/mqtt-broker.ts';
 import { addCredential } from '../../src/ingress/mqtt-auth.ts';
-import { uniquePrefix, waitFor } from '../helpers/unique.ts';
+import { uniquePrefix, waitFor, uniqueTopology } from '../helpers/unique.ts';
 
 const AMQP = 'amqp://guest:guest@127.0.0.1:5672';
 
@@ -48,11 +48,7 @@ describe('embedded MQTT with logins and per-device ACLs', () => {
         mqtt: { mode: 'embedded', embedded: { host: '127.0.0.1', port: 0, auth: { credentialsFile: creds } } },
         amqp: {
           urls: [AMQP],
-          topology: {
-            exchange: `${prefix}.tele`, alternateExchange: `${prefix}.ae`, unroutableQueue: `${prefix}.unroutable`,
-            deadLetterExchange: `${prefix}.dlx`, deadLetterQueue: `${prefix}.dlq`,
-            queues: [{ name: `${prefix}.all`, bindings: ['#'] }],
-          },
+          topology: uniqueTopology(prefix),
         },
         routing: { rules: [{ name: 'r', filter: `${topicPrefix}/+device/telemetry`, key: 'auth.{device}', split: 'none' }] },
         store: { dir: join(dir, 'store') },

@@ -15,7 +15,7 @@ import { loadConfig } from '../../src/config/index.ts';
 import { createPipeline, type Pipeline } from '../../src/pipeline.ts';
 import { EmbeddedMqttIngress } from '../../src/ingress/mqtt-broker.ts';
 import type { LimitDisconnect } from '../../src/ingress/mqtt-limits.ts';
-import { uniquePrefix, waitFor } from '../helpers/unique.ts';
+import { uniquePrefix, waitFor, uniqueTopology } from '../helpers/unique.ts';
 
 const AMQP = 'amqp://guest:guest@127.0.0.1:5672';
 const MiB = 1024 * 1024;
@@ -49,11 +49,7 @@ class LimitsBridge {
         mqtt: { mode: 'embedded', embedded: { host: '127.0.0.1', port: 0, ...(limits && { limits }) } },
         amqp: {
           urls: [AMQP],
-          topology: {
-            exchange: `${prefix}.tele`, alternateExchange: `${prefix}.ae`, unroutableQueue: `${prefix}.unroutable`,
-            deadLetterExchange: `${prefix}.dlx`, deadLetterQueue: `${prefix}.dlq`,
-            queues: [{ name: `${prefix}.all`, bindings: ['#'] }],
-          },
+          topology: uniqueTopology(prefix),
         },
         routing: { rules: [{ name: 'r', filter: `${prefix}/+device/telemetry`, key: 'lim.{device}', split: 'none' }] },
         store: { dir: join(dir, 'store') },

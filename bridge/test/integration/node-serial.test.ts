@@ -13,7 +13,7 @@ import type { Batch } from '../../src/types.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { createPipeline, type Pipeline } from '../../src/pipeline.ts';
 import { SerialIngress } from '../../src/ingress/serial.ts';
-import { uniquePrefix, waitFor } from '../helpers/unique.ts';
+import { uniquePrefix, waitFor, uniqueTopology } from '../helpers/unique.ts';
 import { startPtyPair, type PtyPair } from '../helpers/pty.ts';
 import { startByteProxy } from '../helpers/byte-proxy.ts';
 import { syntheticReadings, closeTo } from '../helpers/synthetic-sensors.ts';
@@ -51,11 +51,7 @@ async function setup(label: string, bridgePath: (dir: string) => Promise<string>
       serial: { ports: [{ path }] },
       amqp: {
         urls: [AMQP],
-        topology: {
-          exchange: `${prefix}.tele`, alternateExchange: `${prefix}.ae`, unroutableQueue: `${prefix}.unroutable`,
-          deadLetterExchange: `${prefix}.dlx`, deadLetterQueue: `${prefix}.dlq`,
-          queues: [{ name: `${prefix}.all`, bindings: ['#'] }],
-        },
+        topology: uniqueTopology(prefix),
       },
       routing: { rules: [{ name: 'line', filter: '#', key: 'line.{device}.{sensor}', split: 'sensor' }] },
       store: { dir: join(dir, 'store') },

@@ -17,7 +17,7 @@ import { createLogger } from '../../src/observe/logger.ts';
 import { EmbeddedMqttIngress } from '../../src/ingress/mqtt-broker.ts';
 import { addCredential } from '../../src/ingress/mqtt-auth.ts';
 import { makeTestPki, type TestPki } from '../helpers/certs.ts';
-import { uniquePrefix, waitFor } from '../helpers/unique.ts';
+import { uniquePrefix, waitFor, uniqueTopology } from '../helpers/unique.ts';
 
 const AMQP = 'amqp://guest:guest@127.0.0.1:5672';
 
@@ -62,11 +62,7 @@ describe('embedded MQTT listener over TLS', () => {
         mqtt: { mode: 'embedded', embedded: { host: '127.0.0.1', port: 0, auth: { credentialsFile: creds }, tls: { certFile: pki.serverCertFile, keyFile: pki.serverKeyFile } } },
         amqp: {
           urls: [AMQP],
-          topology: {
-            exchange: `${prefix}.tele`, alternateExchange: `${prefix}.ae`, unroutableQueue: `${prefix}.unroutable`,
-            deadLetterExchange: `${prefix}.dlx`, deadLetterQueue: `${prefix}.dlq`,
-            queues: [{ name: `${prefix}.all`, bindings: ['#'] }],
-          },
+          topology: uniqueTopology(prefix),
         },
         routing: { rules: [{ name: 'r', filter: `${topicPrefix}/+device/telemetry`, key: 'tls.{device}', split: 'none' }] },
         store: { dir: join(dir, 'store') },

@@ -12,7 +12,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { decodeBatch, encodeCommand } from '../../../bridge/src/codec/index.ts';
 import { loadConfig } from '../../../bridge/src/config/index.ts';
 import { createPipeline, type Pipeline } from '../../../bridge/src/pipeline.ts';
-import { uniquePrefix, waitFor } from '../../../bridge/test/helpers/unique.ts';
+import { uniquePrefix, uniqueTopology, waitFor } from '../../../bridge/test/helpers/unique.ts';
 import { launchChromium } from '../../../bridge/test/helpers/chromium.ts';
 import { Board, checkSensorUpdate } from '../../board/board.ts';
 
@@ -42,11 +42,7 @@ describe('browser board in Chromium', () => {
         mqtt: { mode: 'embedded', embedded: { host: '127.0.0.1', port: 0 } },
         amqp: {
           urls: [AMQP],
-          topology: {
-            exchange: `${prefix}.tele`, alternateExchange: `${prefix}.ae`, unroutableQueue: `${prefix}.unroutable`,
-            deadLetterExchange: `${prefix}.dlx`, deadLetterQueue: `${prefix}.dlq`,
-            queues: [{ name: `${prefix}.all`, bindings: ['#'] }],
-          },
+          topology: uniqueTopology(prefix),
         },
         routing: { rules: [{ name: 'board', filter: `${topicPrefix}/+device/telemetry`, key: 'board.{device}', split: 'none' }] },
         store: { dir: join(dir, 'store') },

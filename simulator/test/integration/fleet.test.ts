@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { decodeBatch } from '../../../bridge/src/codec/index.ts';
 import { loadConfig } from '../../../bridge/src/config/index.ts';
 import { createPipeline, type Pipeline } from '../../../bridge/src/pipeline.ts';
-import { uniquePrefix, waitFor } from '../../../bridge/test/helpers/unique.ts';
+import { uniquePrefix, uniqueTopology, waitFor } from '../../../bridge/test/helpers/unique.ts';
 import { Fleet } from '../../fleet/fleet.ts';
 import { EDGE_NODE_BIN } from '../../nodes/edge-node.ts';
 
@@ -41,11 +41,7 @@ describe('fleet simulator against the bridge and RabbitMQ', () => {
         mqtt: { mode: 'embedded', embedded: { host: '127.0.0.1', port: 0 } },
         amqp: {
           urls: [AMQP],
-          topology: {
-            exchange: `${prefix}.tele`, alternateExchange: `${prefix}.ae`, unroutableQueue: `${prefix}.unroutable`,
-            deadLetterExchange: `${prefix}.dlx`, deadLetterQueue: `${prefix}.dlq`,
-            queues: [{ name: `${prefix}.all`, bindings: ['#'] }],
-          },
+          topology: uniqueTopology(prefix),
         },
         routing: { rules: [{ name: 'fleet', filter: `${topicPrefix}/+device/telemetry`, key: 'fleet.{device}', split: 'none' }] },
         store: { dir: join(dir, 'store') },
