@@ -204,11 +204,11 @@ function row(name: string, t: { rate: number; proc?: ProcSample }, l: { rate: nu
 }
 
 // ------------------------------------------------------------------ scenarios
-async function ceiling(): Promise<ScenarioRow> {
+async function ceiling(bridgeProperties = true): Promise<ScenarioRow> {
   progress('scenario 1/5: ceiling (amqplib, 2 connections x 2 confirm channels x 500 in flight)');
   const pub = Worker.start(join(root, 'bench/load/amqp-publisher.ts'), 'ceiling');
   cleanups.push(() => pub.stop());
-  await pub.call('connect', { url: rabbit.amqpUrl, exchange: EXCHANGE, keyPrefix: KEY_PREFIX, connections: 2, channelsPerConnection: 2, window: 500, devices: P.devices });
+  await pub.call('connect', { url: rabbit.amqpUrl, exchange: EXCHANGE, keyPrefix: KEY_PREFIX, topicPrefix: PREFIX, connections: 2, channelsPerConnection: 2, window: 500, devices: P.devices, bridgeProperties });
   const t = await throughput('s1t', (d) => pub.call('run', { phase: 's1t', rate: 0, durationMs: d }));
   await waitUntil('s1t drained', async () => (await count('s1t')) >= t.load.acked, P.settleMs);
   const l = await latency('s1l', t.rate / 2, (rate, d) => pub.call('run', { phase: 's1l', rate, durationMs: d }));

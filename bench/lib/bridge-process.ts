@@ -30,6 +30,7 @@ export async function startBridge(opts: { root: string; dir: string; name: strin
   // As deployed: the systemd unit's NODE_OPTIONS (heap settings), plus BENCH_BRIDGE_NODE_ARGS,
   // e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the bridge under test.
   const nodeArgs = [...deployedNodeOptions(opts.root), ...(process.env.BENCH_BRIDGE_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+  const profiling = nodeArgs.some((a) => a.startsWith('--cpu-prof') || a.startsWith('--heap-prof'));
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, join(opts.root, 'bridge/bin/edge-bridge.js'), 'start', '-c', cfgFile], {
     cwd: opts.dir,
     stdio: ['ignore', out, out],
@@ -74,7 +75,8 @@ export async function startBridge(opts: { root: string; dir: string; name: strin
     },
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (exited !== undefined) return;
-      child.kill(signal);
+      // A profile is written at exit: a SIGKILL would lose it.
+      child.kill(profiling ? 'SIGTERM' : signal);
       const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
       await exit;
       clearTimeout(timer);

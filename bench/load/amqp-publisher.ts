@@ -3,7 +3,7 @@
 // (the same pool shape as the bridge's defaults), persistent.
 import amqp from 'amqplib';
 import { serve } from '../lib/worker.ts';
-import { batchPayload, deviceId, pace } from './payload.ts';
+import { batchPayload, deviceId, pace, topicFor } from './payload.ts';
 
 interface Chan {
   ch: amqp.ConfirmChannel;
@@ -13,7 +13,7 @@ interface Chan {
 
 let conns: amqp.ChannelModel[] = [];
 let chans: Chan[] = [];
-let cfg: { exchange: string; keyPrefix: string; window: number; devices: number };
+let cfg: { exchange: string; keyPrefix: string; topicPrefix: string; window: number; devices: number; bridgeProperties: boolean };
 let waiters: Array<() => void> = [];
 const wake = () => {
   const w = waiters;
@@ -21,8 +21,21 @@ const wake = () => {
   for (const f of w) f();
 };
 
+// The same properties the bridge gives each batch (PROTOCOL.md: headers, mandatory,
+// timestamp), so the ceiling is the cost of publishing the bridge's own messages.
+function properties(device: string, seq: number): amqp.Options.Publish {
+  const base = { persistent: true, messageId: `${device}:1:${seq}`, contentType: 'application/msgpack' };
+  if (!cfg.bridgeProperties) return base;
+  return {
+    ...base,
+    mandatory: true,
+    timestamp: Math.floor(Date.now() / 1000),
+    headers: { 'x-device': device, 'x-boot': 1, 'x-seq': seq, 'x-fw': 'bench', 'x-topic': topicFor(cfg.topicPrefix, device) },
+  };
+}
+
 serve({
-  async connect(args: { url: string; exchange: string; keyPrefix: string; connections: number; channelsPerConnection: number; window: number; devices: number }) {
+  async connect(args: { url: string; exchange: string; keyPrefix: string; topicPrefix: string; connections: number; channelsPerConnection: number; window: number; devices: number; bridgeProperties: boolean }) {
     cfg = args;
     for (let c = 0; c < args.connections; c++) {
       const conn = await amqp.connect(args.url);
@@ -52,11 +65,7 @@ serve({
         const seq = ++seqs[n]!;
         counts.sent++;
         c.inFlight++;
-        const ok = c.ch.publish(cfg.exchange, `${cfg.keyPrefix}.${device}.telemetry`, batchPayload(device, seq), {
-          persistent: true,
-          messageId: `${device}:1:${seq}`,
-          contentType: 'application/msgpack',
-        }, (err) => {
+        const ok = c.ch.publish(cfg.exchange, `${cfg.keyPrefix}.${device}.telemetry`, batchPayload(device, seq), properties(device, seq), (err) => {
           c.inFlight--;
           if (err) counts.failed++;
           else counts.acked++;
