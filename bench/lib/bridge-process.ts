@@ -11,7 +11,7 @@ export interface BridgeProcess {
   httpPort: number;
   storeRecords(): Promise<number>;
   /** Heap, external and array-buffer bytes from the bridge's own default metrics, MB. */
-  memory(): Promise<Record<string, number>>;
+  memory(): Promise<{ rss: number; heapTotal: number; heapUsed: number; external: number }>;
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
@@ -21,7 +21,7 @@ export function deployedNodeOptions(root: string): string[] {
   return /^Environment="?NODE_OPTIONS=([^"\n]*)"?$/m.exec(unit)?.[1]?.trim().split(/\s+/) ?? [];
 }
 
-export async function startBridge(opts: { root: string; dir: string; name: string; config: Record<string, unknown>; httpPort: number; mqttPort: number }): Promise<BridgeProcess> {
+export async function startBridge(opts: { root: string; dir: string; name: string; config: Record<string, unknown>; httpPort: number; mqttPort: number; nodeArgs?: string[] }): Promise<BridgeProcess> {
   mkdirSync(opts.dir, { recursive: true });
   const cfgFile = join(opts.dir, `${opts.name}.json`);
   const logFile = join(opts.dir, `${opts.name}.log`);
@@ -29,7 +29,7 @@ export async function startBridge(opts: { root: string; dir: string; name: strin
   const out = openSync(logFile, 'w');
   // As deployed: the systemd unit's NODE_OPTIONS (heap settings), plus BENCH_BRIDGE_NODE_ARGS,
   // e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the bridge under test.
-  const nodeArgs = [...deployedNodeOptions(opts.root), ...(process.env.BENCH_BRIDGE_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+  const nodeArgs = [...deployedNodeOptions(opts.root), ...(process.env.BENCH_BRIDGE_NODE_ARGS ?? '').split(' ').filter(Boolean), ...(opts.nodeArgs ?? [])];
   const profiling = nodeArgs.some((a) => a.startsWith('--cpu-prof') || a.startsWith('--heap-prof'));
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, join(opts.root, 'bridge/bin/edge-bridge.js'), 'start', '-c', cfgFile], {
     cwd: opts.dir,

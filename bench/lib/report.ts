@@ -7,6 +7,8 @@ export interface TargetRow {
   target: string;
   result: string;
   met: boolean | undefined;
+  /** For a missed target: what the CPU accounting and the profile show, generated from this run. */
+  findings?: string;
 }
 
 export interface ScenarioRow {
@@ -20,6 +22,27 @@ export interface ScenarioRow {
   /** RSS and CPU of the process under test during the throughput phase (undefined: the broker itself). */
   rssMb?: number;
   cpu?: number;
+  /** Lowest and highest msg/s over the rounds (the row shows their median). */
+  range?: [number, number];
+  rounds?: number;
+  /** CPU microseconds per delivered message, per process, at max rate (median of rounds). */
+  cpuUsPerMsg?: Record<string, number>;
+  /** Busy share of the whole box at max rate, 0..1. */
+  boxBusy?: number;
+}
+
+/** Stage shares of the bridge's own CPU, from a --cpu-prof of scenario 2 at max rate. */
+export interface ProfileRow {
+  stage: string;
+  share: number;
+  usPerMsg: number;
+}
+
+export function median(xs: number[]): number {
+  const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
 }
 
 const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
@@ -33,7 +56,7 @@ function table(headers: string[], rows: string[][]): string {
 export function scenarioCells(s: ScenarioRow): string[] {
   return [
     s.name,
-    fmt(s.msgsPerSec),
+    s.range && (s.rounds ?? 0) > 1 ? `${fmt(s.msgsPerSec)} (${fmt(s.range[0])}-${fmt(s.range[1])})` : fmt(s.msgsPerSec),
     fmt(s.readingsPerSec),
     `${fmt(s.latencyRate)}/s`,
     fmt(s.p50Ms, 1),
@@ -45,27 +68,46 @@ export function scenarioCells(s: ScenarioRow): string[] {
 
 const SCENARIO_HEADERS = ['scenario', 'msg/s', 'readings/s', 'latency at', 'p50 ms', 'p99 ms', 'RSS MB', 'CPU cores'];
 const TARGET_HEADERS = ['what', 'target', 'result', ''];
+const CPU_PROCS = ['under test', 'RabbitMQ', 'Mosquitto', 'load generators', 'consumer'];
+const CPU_HEADERS = ['scenario', ...CPU_PROCS.map((p) => `${p} µs`), 'box busy'];
 
-export function consoleReport(scenarios: ScenarioRow[], targets: TargetRow[]): string {
-  return [
-    table(SCENARIO_HEADERS, scenarios.map(scenarioCells)),
-    '',
-    table(TARGET_HEADERS, targets.map((t) => [t.what, t.target, t.result, t.met === undefined ? '' : t.met ? 'met' : 'MISSED'])),
-  ].join('\n');
+function cpuCells(s: ScenarioRow): string[] {
+  const c = s.cpuUsPerMsg ?? {};
+  return [s.name, ...CPU_PROCS.map((p) => (c[p] === undefined ? '-' : fmt(c[p]!))), s.boxBusy === undefined ? '-' : `${fmt(s.boxBusy * 100)} %`];
+}
+
+function profileCells(p: ProfileRow): string[] {
+  return [p.stage, `${fmt(p.share * 100, 1)} %`, fmt(p.usPerMsg, 1)];
+}
+const PROFILE_HEADERS = ['bridge stage (self time)', 'share of busy CPU', 'µs per message'];
+
+export function consoleReport(scenarios: ScenarioRow[], targets: TargetRow[], profile: ProfileRow[] = []): string {
+  const out = [table(SCENARIO_HEADERS, scenarios.map(scenarioCells))];
+  if (scenarios.some((s) => s.cpuUsPerMsg)) out.push('', 'CPU per delivered message at max rate:', table(CPU_HEADERS, scenarios.map(cpuCells)));
+  if (profile.length) out.push('', table(PROFILE_HEADERS, profile.map(profileCells)));
+  out.push('', table(TARGET_HEADERS, targets.map((t) => [t.what, t.target, t.result, t.met === undefined ? '' : t.met ? 'met' : 'MISSED'])));
+  for (const t of targets) if (t.met === false && t.findings) out.push(`  ${t.what}: ${t.findings}`);
+  return out.join('\n');
 }
 
 function markdownTable(headers: string[], rows: string[][]): string {
   return [`| ${headers.join(' | ')} |`, `|${headers.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
-export function markdownReport(scenarios: ScenarioRow[], targets: TargetRow[], meta: string): string {
-  return [
+export function markdownReport(scenarios: ScenarioRow[], targets: TargetRow[], meta: string, profile: ProfileRow[] = []): string {
+  const out = [
     meta,
     '',
-    markdownTable(TARGET_HEADERS.slice(0, 3).concat('met?'), targets.map((t) => [t.what, t.target, t.result, t.met === undefined ? 'n/a' : t.met ? 'met' : '**missed**'])),
+    markdownTable(
+      TARGET_HEADERS.slice(0, 3).concat('met?', 'profile findings (this run)'),
+      targets.map((t) => [t.what, t.target, t.result, t.met === undefined ? 'n/a' : t.met ? 'met' : '**missed**', t.met === false ? (t.findings ?? '') : '']),
+    ),
     '',
     markdownTable(SCENARIO_HEADERS, scenarios.map(scenarioCells)),
-  ].join('\n');
+  ];
+  if (scenarios.some((s) => s.cpuUsPerMsg)) out.push('', 'CPU per delivered message at max rate (median of rounds; "under test" is the bridge, or the naive bridge):', '', markdownTable(CPU_HEADERS, scenarios.map(cpuCells)));
+  if (profile.length) out.push('', 'Where the bridge\'s own CPU goes (scenario 2 at max rate, `--cpu-prof`, self time by stage):', '', markdownTable(PROFILE_HEADERS, profile.map(profileCells)));
+  return out.join('\n');
 }
 
 /** Replaces the text between `<!-- bench:begin -->` and `<!-- bench:end -->`. */

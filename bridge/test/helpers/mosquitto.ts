@@ -10,6 +10,8 @@ export interface PrivateMosquitto {
   port: number;
   url: string;
   dir: string;
+  /** OS pid while it runs (the bench samples its CPU). */
+  readonly pid: number | undefined;
   /** SIGKILL or SIGTERM the broker; `start()` brings it back on the same port with its persisted state. */
   stop(signal?: NodeJS.Signals): Promise<void>;
   start(): Promise<void>;
@@ -92,6 +94,9 @@ export async function startPrivateMosquitto(): Promise<PrivateMosquitto> {
     port,
     url: `mqtt://127.0.0.1:${port}`,
     dir,
+    get pid() {
+      return child?.pid;
+    },
     stop,
     start,
     async dispose() {
