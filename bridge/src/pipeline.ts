@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { BridgeConfig } from './config/index.ts';
 import { readTlsFiles } from './config/tls-files.ts';
 import type { Ingress, IngestOutcome, RawMessage, StoredRecord } from './types.ts';
-import { decodeBatch, decodeStatus } from './codec/index.ts';
+import { decodeBatch, decodeStatus, type BatchForm } from './codec/index.ts';
 import { Router, checkRoutes } from './routing/index.ts';
 import { openStore, StoreFullError, type StoreAndForward, type StoreIo } from './store/index.ts';
 import { ConfirmPool, type Topology } from './egress/amqp/index.ts';
@@ -68,6 +68,8 @@ export class Pipeline implements HealthSource {
   private stopping = false;
   private storeWritable = true;
   private readonly degradedChecks: DegradedCheck[] = [];
+  /** decodeBatch's out-parameter, read before the first await: one object serves every message. */
+  private readonly batchForm: BatchForm = {};
   /** The dashboard's live feed (undefined when observe.dashboard.enabled is false). */
   feed: LiveFeed | undefined;
 
@@ -86,11 +88,13 @@ export class Pipeline implements HealthSource {
 
     if (msg.topic.endsWith('/status')) return this.handleStatus(msg);
 
-    const decoded = decodeBatch(msg.payload);
+    const form = this.batchForm;
+    const decoded = decodeBatch(msg.payload, form);
     if (!decoded.ok) return this.reject(msg, decoded.error, decoded.detail);
     const batch = decoded.value;
 
-    const routed = router.route(msg, batch);
+    // The decoder already knows whether the payload can be forwarded as it is.
+    const routed = router.route(msg, batch, form.canonical);
     if (!routed.ok) return this.reject(msg, routed.reason, routed.detail);
 
     try {

@@ -15,6 +15,7 @@ import {
 import { MAX_PAYLOAD_BYTES, MAX_READINGS, MIN_READINGS, PROTOCOL_VERSION, UINT32_MAX } from './limits.ts';
 import { keyBytes, MsgpackWriter } from './msgpack-writer.ts';
 import { looksLikeJson, parseJson, unpackMsgpack } from './payload-reader.ts';
+import { readCanonicalBatch } from './batch-fast.ts';
 
 const MAX_FW_BYTES = 32;
 
@@ -30,11 +31,38 @@ function bad(key: string, name: string, expected: string, got: unknown) {
   return fail('bad_field', `bad ${key} (${name}): expected ${expected}, got ${describe(got)}`);
 }
 
+/** What decodeBatch learnt about the payload's form, beside its result. */
+export interface BatchForm {
+  /** true: the payload is the canonical encoding of the batch (PROTOCOL §3.1); undefined: not known. */
+  canonical?: boolean;
+}
+
 /**
  * Decodes and validates one batch payload. MessagePack unless the first
  * non-whitespace byte is `{` (then JSON). Never throws: bad input gives a typed error.
+ * Canonical msgpack (what nodes send) is read in one pass (batch-fast.ts) and `form`,
+ * when given, says so; everything else, and every error, goes through msgpackr/JSON
+ * and validateBatchMap.
  */
-export function decodeBatch(payload: Buffer): DecodeResult<Batch> {
+export function decodeBatch(payload: Buffer, form?: BatchForm): DecodeResult<Batch> {
+  if (form) form.canonical = undefined;
+  if (payload.length > MAX_PAYLOAD_BYTES) {
+    return fail('too_large', `payload of ${payload.length} bytes exceeds ${MAX_PAYLOAD_BYTES}`);
+  }
+  try {
+    const fast = readCanonicalBatch(payload);
+    if (fast) {
+      if (form) form.canonical = true;
+      return { ok: true, value: fast };
+    }
+  } catch {
+    // It checks every bound and should not throw; if it ever does, the lenient path decides.
+  }
+  return decodeBatchLenient(payload);
+}
+
+/** decodeBatch without the canonical fast path: msgpackr or JSON, then validateBatchMap. */
+export function decodeBatchLenient(payload: Buffer): DecodeResult<Batch> {
   if (payload.length > MAX_PAYLOAD_BYTES) {
     return fail('too_large', `payload of ${payload.length} bytes exceeds ${MAX_PAYLOAD_BYTES}`);
   }

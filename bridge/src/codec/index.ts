@@ -1,6 +1,7 @@
 // Public API of the codec: batch, status and command payloads, and serial frames.
 
-export { decodeBatch, encodeBatch, encodeBatchJson, validateBatchMap, float32Text } from './batch.ts';
+export { decodeBatch, decodeBatchLenient, encodeBatch, encodeBatchJson, validateBatchMap, float32Text } from './batch.ts';
+export type { BatchForm } from './batch.ts';
 export { decodeStatus, encodeStatus, encodeLastWill } from './status.ts';
 export type { DeviceStatus, StatusMessage, StatusState } from './status.ts';
 export { decodeCommand, encodeCommand, validateCommand, COMMAND_OPS } from './command.ts';

@@ -23,6 +23,9 @@ interface TopicMatch {
   captures: string[];
   /** Escaped topic words joined with `.`; only computed when the key uses {topic}. */
   topicKey: string;
+  usesFw: boolean;
+  /** The checked key when it depends on the topic alone (split none, no {device} or {fw}). */
+  fixedKey: string | undefined;
 }
 
 /** Topics are few (one or two per device); the bound only guards against a flood of distinct ones. */
@@ -47,24 +50,32 @@ export class Router {
     });
   }
 
-  route(msg: RawMessage, batch: Batch): RouteResult {
+  /**
+   * `canonical`: the decoder already knows whether msg.payload is the canonical
+   * encoding of `batch` (decodeBatch's flag); undefined means check here.
+   */
+  route(msg: RawMessage, batch: Batch, canonical?: boolean): RouteResult {
     const m = this.match(msg.topic);
     if (!m) return { ok: false, reason: 'no_rule', detail: `no routing rule matches topic "${msg.topic}"` };
     const { rule } = m;
-    const device = escapeLevel(batch.device);
-    const fw = escapeLevel(batch.fw);
     const baseId = `${batch.device}:${batch.boot}:${batch.seq}`;
-    const headers = { 'x-device': batch.device, 'x-boot': batch.boot, 'x-seq': batch.seq, 'x-fw': batch.fw, 'x-topic': msg.topic };
 
     if (rule.rule.split === 'none') {
-      const routingKey = buildKey(rule.key, m, device, fw, '');
-      const bad = checkKey(routingKey);
-      if (bad) return badKey(rule, bad);
+      // A key of literals, captures and {topic} only is the same for every batch on this topic.
+      let routingKey = m.fixedKey;
+      if (routingKey === undefined) {
+        routingKey = buildKey(rule.key, m, escapeLevel(batch.device), m.usesFw ? escapeLevel(batch.fw) : '', '');
+        const bad = checkKey(routingKey);
+        if (bad) return badKey(rule, bad);
+      }
       const body =
-        this.opts.contentType === 'application/msgpack' && isCanonicalBatch(msg.payload, batch) ? msg.payload : this.encode(batch);
-      return { ok: true, messages: [this.message(routingKey, baseId, batch.device, { ...headers }, body, msg.receivedAt)] };
+        this.opts.contentType === 'application/msgpack' && (canonical ?? isCanonicalBatch(msg.payload, batch)) ? msg.payload : this.encode(batch);
+      const headers = { 'x-device': batch.device, 'x-boot': batch.boot, 'x-seq': batch.seq, 'x-fw': batch.fw, 'x-topic': msg.topic };
+      return { ok: true, messages: [this.message(routingKey, baseId, batch.device, headers, body, msg.receivedAt)] };
     }
 
+    const device = escapeLevel(batch.device);
+    const fw = escapeLevel(batch.fw);
     const parts = rule.rule.split === 'sensor' ? groupBySensor(batch.readings) : batch.readings.map((r) => [r]);
     const messages: OutboundMessage[] = new Array(parts.length);
     for (let i = 0; i < parts.length; i++) {
@@ -74,7 +85,8 @@ export class Router {
       // All or nothing: a batch is stored whole or quarantined whole.
       if (bad) return badKey(rule, `part ${i}: ${bad}`);
       const body = this.encode({ ...batch, readings });
-      messages[i] = this.message(routingKey, `${baseId}:${i}`, batch.device, { ...headers, 'x-part': i }, body, msg.receivedAt);
+      const headers = { 'x-device': batch.device, 'x-boot': batch.boot, 'x-seq': batch.seq, 'x-fw': batch.fw, 'x-topic': msg.topic, 'x-part': i };
+      messages[i] = this.message(routingKey, `${baseId}:${i}`, batch.device, headers, body, msg.receivedAt);
     }
     return { ok: true, messages };
   }
@@ -87,7 +99,12 @@ export class Router {
     for (const rule of this.rules) {
       const captures = matchFilter(rule.filter, levels);
       if (captures) {
-        m = { rule, captures, topicKey: rule.usesTopic ? topicToKey(topic) : '' };
+        m = { rule, captures, topicKey: rule.usesTopic ? topicToKey(topic) : '', usesFw: rule.key.some((p) => p.kind === 'fw'), fixedKey: undefined };
+        if (rule.rule.split === 'none' && !m.usesFw && !rule.key.some((p) => p.kind === 'device')) {
+          const key = buildKey(rule.key, m, '', '', '');
+          // A bad fixed key stays uncached, so each batch is quarantined with the reason as before.
+          if (!checkKey(key)) m.fixedKey = key;
+        }
         break;
       }
     }
