@@ -20,6 +20,21 @@ export class MsgpackWriter {
     return Buffer.from(this.buf.subarray(0, this.pos));
   }
 
+  /** Copies what was written into `target` at `offset` (no allocation). */
+  copyTo(target: Uint8Array, offset: number): void {
+    target.set(this.buf.subarray(0, this.pos), offset);
+  }
+
+  /** Overwrites two bytes already written (a count known only at the end). */
+  patchUint16(at: number, value: number): void {
+    this.buf.writeUInt16BE(value, at);
+  }
+
+  /** Bytes written since reset(). */
+  get length(): number {
+    return this.pos;
+  }
+
   private ensure(extra: number): void {
     if (this.pos + extra <= this.buf.length) return;
     let size = this.buf.length * 2;
@@ -39,6 +54,15 @@ export class MsgpackWriter {
     if (count > 15) throw new RangeError(`map of ${count} keys: only fixmap is used`);
     this.ensure(1);
     this.buf[this.pos++] = 0x80 | count;
+  }
+
+  /** map16 (0xde) whatever the count, as msgpackr's Packr writes a plain object. */
+  map16Header(count: number): void {
+    if (count > 0xffff) throw new RangeError(`map of ${count} keys is too large for map16`);
+    this.ensure(3);
+    this.buf[this.pos] = 0xde;
+    this.buf.writeUInt16BE(count, this.pos + 1);
+    this.pos += 3;
   }
 
   arrayHeader(count: number): void {
@@ -121,8 +145,69 @@ export class MsgpackWriter {
     this.pos += 5;
   }
 
+  /**
+   * Any JS number as msgpackr's Packr writes it (the store's meta, read back by
+   * msgpackr): uint32 and int32 in their smallest int forms, anything else float64.
+   */
+  number(value: number): void {
+    if (value >>> 0 === value) return this.uint(value, 0xffff_ffff, 'number');
+    if (value >> 0 === value) return this.int32(value, 'number');
+    this.ensure(9);
+    this.buf[this.pos] = 0xcb;
+    this.buf.writeDoubleBE(value, this.pos + 1);
+    this.pos += 9;
+  }
+
+  /**
+   * An all-ASCII string in its smallest form (fixstr, str8, str16, str32), as msgpackr
+   * writes it; returns false, having written nothing, if the string is not all ASCII.
+   */
+  asciiStr(value: string): boolean {
+    const n = value.length;
+    this.ensure(n + 5);
+    const b = this.buf;
+    const head = n < 0x20 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
+    const start = this.pos + head;
+    for (let i = 0; i < n; i++) {
+      const c = value.charCodeAt(i);
+      if (c >= 0x80) return false;
+      b[start + i] = c;
+    }
+    if (head === 1) b[this.pos] = 0xa0 | n;
+    else if (head === 2) {
+      b[this.pos] = 0xd9;
+      b[this.pos + 1] = n;
+    } else if (head === 3) {
+      b[this.pos] = 0xda;
+      b.writeUInt16BE(n, this.pos + 1);
+    } else {
+      b[this.pos] = 0xdb;
+      b.writeUInt32BE(n, this.pos + 1);
+    }
+    this.pos = start + n;
+    return true;
+  }
+
   /** fixstr up to 31 bytes, then str8, str16. */
   str(value: string): void {
+    // Short ASCII (ids, keys, sensor names): copy char codes, no byteLength + write.
+    const n = value.length;
+    if (n <= 31) {
+      this.ensure(n + 1);
+      const b = this.buf;
+      const start = this.pos + 1;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = value.charCodeAt(i);
+        if (c >= 0x80) break;
+        b[start + i] = c;
+      }
+      if (i === n) {
+        b[this.pos] = 0xa0 | n;
+        this.pos = start + n;
+        return;
+      }
+    }
     const length = Buffer.byteLength(value, 'utf8');
     this.ensure(length + 3);
     const b = this.buf;

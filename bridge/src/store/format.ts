@@ -10,6 +10,7 @@
 import { crc32 } from 'node:zlib';
 import { Packr } from 'msgpackr';
 import type { OutboundMessage, StoredRecord } from '../types.ts';
+import { MsgpackWriter } from '../codec/msgpack-writer.ts';
 
 export const FRAME_MAGIC = 0x45465231;
 export const ACK_MAGIC = 0x45414b31;
@@ -20,21 +21,68 @@ export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 const FRAME_MAGIC_BYTES = Buffer.from([0x45, 0x46, 0x52, 0x31]);
 const ACK_MAGIC_BYTES = Buffer.from([0x45, 0x41, 0x4b, 0x31]);
 const packr = new Packr({ useRecords: false });
+// Encoding is synchronous: one scratch writer builds every frame.
+const writer = new MsgpackWriter();
 
+/**
+ * The meta array [routingKey, messageId, device, contentType, headers] is written
+ * by MsgpackWriter straight into the frame, byte for byte as msgpackr's Packr
+ * writes it (map16 for the headers, smallest str and int forms, float64 for other
+ * numbers), so decodeFrame and stores written before are unaffected. A meta with a
+ * non-ASCII string or a header that is neither string nor number goes through
+ * Packr as before (msgpackr's UTF-8 differs from Buffer's on lone surrogates).
+ */
 export function encodeFrame(id: number, msg: OutboundMessage): Buffer {
+  const w = writer.reset();
+  if (!writeMeta(w, msg)) return encodeFrameWithPackr(id, msg);
+  const metaLen = w.length;
+  const frame = Buffer.allocUnsafe(HEADER_BYTES + metaLen + msg.body.length);
+  w.copyTo(frame, HEADER_BYTES);
+  msg.body.copy(frame, HEADER_BYTES + metaLen);
+  fillHeader(frame, id, msg.acceptedAt, metaLen);
+  return frame;
+}
+
+function writeMeta(w: MsgpackWriter, msg: OutboundMessage): boolean {
+  w.arrayHeader(5);
+  if (!w.asciiStr(msg.routingKey) || !w.asciiStr(msg.messageId) || !w.asciiStr(msg.device) || !w.asciiStr(msg.contentType)) return false;
+  const { headers } = msg;
+  // One pass, count patched in afterwards (as Packr does).
+  const countAt = w.length;
+  w.map16Header(0);
+  let count = 0;
+  for (const k in headers) {
+    if (!Object.hasOwn(headers, k)) continue;
+    if (!w.asciiStr(k)) return false;
+    const v = headers[k];
+    if (typeof v === 'number') w.number(v);
+    else if (typeof v !== 'string' || !w.asciiStr(v)) return false;
+    count++;
+  }
+  if (count > 0xffff) return false;
+  w.patchUint16(countAt + 1, count);
+  return true;
+}
+
+/** The encoder before MsgpackWriter took over; still the fallback for unusual metas. */
+export function encodeFrameWithPackr(id: number, msg: OutboundMessage): Buffer {
   const meta = packr.pack([msg.routingKey, msg.messageId, msg.device, msg.contentType, msg.headers]);
   const frameLen = HEADER_BYTES + meta.length + msg.body.length;
   const frame = Buffer.allocUnsafe(frameLen);
-  frame.writeUInt32BE(FRAME_MAGIC, 0);
-  frame.writeUInt32BE(frameLen, 8);
-  frame.writeUInt32BE(Math.floor(id / 0x1_0000_0000), 12);
-  frame.writeUInt32BE(id >>> 0, 16);
-  frame.writeDoubleBE(msg.acceptedAt, 20);
-  frame.writeUInt32BE(meta.length, 28);
   meta.copy(frame, HEADER_BYTES);
   msg.body.copy(frame, HEADER_BYTES + meta.length);
-  frame.writeUInt32BE(crc32(frame.subarray(8)), 4);
+  fillHeader(frame, id, msg.acceptedAt, meta.length);
   return frame;
+}
+
+function fillHeader(frame: Buffer, id: number, acceptedAt: number, metaLen: number): void {
+  frame.writeUInt32BE(FRAME_MAGIC, 0);
+  frame.writeUInt32BE(frame.length, 8);
+  frame.writeUInt32BE(Math.floor(id / 0x1_0000_0000), 12);
+  frame.writeUInt32BE(id >>> 0, 16);
+  frame.writeDoubleBE(acceptedAt, 20);
+  frame.writeUInt32BE(metaLen, 28);
+  frame.writeUInt32BE(crc32(frame.subarray(8)), 4);
 }
 
 export interface FrameInfo {

@@ -1,0 +1,112 @@
+// Record frames: encodeFrame writes the meta with MsgpackWriter since it stopped
+// using msgpackr's Packr. Frames must stay byte-identical to the Packr encoder's
+// (a copy of it is kept below, as it was), so stores written before read the same
+// and decodeFrame (msgpackr) returns the same record.
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { crc32 } from 'node:zlib';
+import { Packr } from 'msgpackr';
+import { checkFrame, decodeFrame, encodeFrame, FRAME_MAGIC, HEADER_BYTES } from '../../src/store/format.ts';
+import type { OutboundMessage } from '../../src/types.ts';
+
+const numRuns = Number(process.env.FUZZ_RUNS) > 0 ? Math.max(1, Math.floor(Number(process.env.FUZZ_RUNS) / 2)) : 1000;
+const timeout = 20_000 + numRuns * 5;
+
+// The encoder as it was before MsgpackWriter (store/format.ts up to commit 55af562).
+const oldPackr = new Packr({ useRecords: false });
+function oldEncodeFrame(id: number, msg: OutboundMessage): Buffer {
+  const meta = oldPackr.pack([msg.routingKey, msg.messageId, msg.device, msg.contentType, msg.headers]);
+  const frameLen = HEADER_BYTES + meta.length + msg.body.length;
+  const frame = Buffer.allocUnsafe(frameLen);
+  frame.writeUInt32BE(FRAME_MAGIC, 0);
+  frame.writeUInt32BE(frameLen, 8);
+  frame.writeUInt32BE(Math.floor(id / 0x1_0000_0000), 12);
+  frame.writeUInt32BE(id >>> 0, 16);
+  frame.writeDoubleBE(msg.acceptedAt, 20);
+  frame.writeUInt32BE(meta.length, 28);
+  meta.copy(frame, HEADER_BYTES);
+  msg.body.copy(frame, HEADER_BYTES + meta.length);
+  frame.writeUInt32BE(crc32(frame.subarray(8)), 4);
+  return frame;
+}
+
+// A frame the old encoder wrote (id 42, a split part), as it sits on disk.
+const OLD_FRAME_HEX =
+  '45465231c4118c72000000cf000000000000002a4278bcfe5687b000000000ab95bf666163746f72792e666c6f6f72312e6e6f64652d372e74656c656d65747279' +
+  'ad6e6f64652d373a333a34323a31a66e6f64652d37b36170706c69636174696f6e2f6d73677061636bde0006a8782d646576696365a66e6f64652d37a6782d626f' +
+  '6f7403a5782d736571ce00011170a4782d6677a5312e302e30a7782d746f706963bf666163746f72792f666c6f6f72312f6e6f64652d372f74656c656d65747279' +
+  'a6782d706172740188a17601';
+const OLD_FRAME_MSG: OutboundMessage = {
+  routingKey: 'factory.floor1.node-7.telemetry',
+  messageId: 'node-7:3:42:1',
+  device: 'node-7',
+  contentType: 'application/msgpack',
+  headers: { 'x-device': 'node-7', 'x-boot': 3, 'x-seq': 70000, 'x-fw': '1.0.0', 'x-topic': 'factory/floor1/node-7/telemetry', 'x-part': 1 },
+  body: Buffer.from('88a17601', 'hex'),
+  acceptedAt: 1700000000123,
+};
+
+const text = fc.oneof(
+  fc.string({ maxLength: 40 }),
+  fc.string({ minLength: 30, maxLength: 300 }),
+  fc.string({ maxLength: 40, unit: 'binary' }),
+  fc.string({ maxLength: 20, unit: 'grapheme' }),
+  fc.constantFrom('', 'x'.repeat(31), 'x'.repeat(32), 'x'.repeat(255), 'x'.repeat(256), 'x'.repeat(70_000), 'caf\u00e9', '\ud800'),
+);
+const num = fc.oneof(
+  fc.integer({ min: -0x8000_0000, max: 0xffff_ffff }),
+  fc.constantFrom(0, -0, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x1_0000, 0xffff_ffff, 2 ** 32, -32, -33, -128, -129, -32768, -32769, Number.MAX_SAFE_INTEGER, -(2 ** 31) - 1, 1.5, NaN, Infinity),
+  fc.double(),
+);
+const headers = fc.oneof(
+  fc.record({
+    'x-device': text,
+    'x-boot': num,
+    'x-seq': num,
+    'x-fw': text,
+    'x-topic': text,
+  }),
+  fc.record({ 'x-device': text, 'x-boot': num, 'x-seq': num, 'x-fw': text, 'x-topic': text, 'x-part': fc.nat(4096) }),
+  fc.dictionary(text, fc.oneof(text, num), { maxKeys: 20 }),
+);
+const message: fc.Arbitrary<OutboundMessage> = fc.record({
+  routingKey: text,
+  messageId: text,
+  device: text,
+  contentType: fc.constantFrom('application/msgpack' as const, 'application/json' as const),
+  headers,
+  body: fc.uint8Array({ maxLength: 600 }).map((a) => Buffer.from(a)),
+  acceptedAt: fc.oneof(fc.integer({ min: 0, max: 2 ** 45 }), fc.double({ noNaN: true })),
+});
+const id = fc.oneof(fc.integer({ min: 1, max: 0xffff_ffff }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }));
+
+describe('record frame encoding', () => {
+  it('is byte-identical to the old Packr encoder, and decodes the same', { timeout }, () => {
+    fc.assert(
+      fc.property(id, message, (n, msg) => {
+        const now = encodeFrame(n, msg);
+        const before = oldEncodeFrame(n, msg);
+        expect(now.toString('hex')).toBe(before.toString('hex'));
+        expect(checkFrame(now, 0).ok).toBe(true);
+        expect(decodeFrame(now)).toEqual(decodeFrame(before));
+      }),
+      { numRuns },
+    );
+  });
+
+  it('reads a frame the old encoder wrote, and writes the same bytes for it', () => {
+    const old = Buffer.from(OLD_FRAME_HEX, 'hex');
+    expect(checkFrame(old, 0)).toMatchObject({ ok: true, info: { id: 42, length: old.length, acceptedAt: 1700000000123 } });
+    expect(decodeFrame(old)).toEqual({ ...OLD_FRAME_MSG, id: 42, size: old.length });
+    expect(encodeFrame(42, OLD_FRAME_MSG).toString('hex')).toBe(OLD_FRAME_HEX);
+    expect(oldEncodeFrame(42, OLD_FRAME_MSG).toString('hex')).toBe(OLD_FRAME_HEX);
+  });
+
+  it('round-trips numeric and string headers, x-part included', () => {
+    const msg: OutboundMessage = {
+      ...OLD_FRAME_MSG,
+      headers: { 'x-device': 'd', 'x-boot': 0xffff_ffff, 'x-seq': 0, 'x-fw': 'f'.repeat(32), 'x-topic': 't/'.repeat(200), 'x-part': 255, neg: -1, big: 2 ** 40, frac: 0.5 },
+    };
+    expect(decodeFrame(encodeFrame(7, msg))).toEqual({ ...msg, id: 7, size: encodeFrame(7, msg).length });
+  });
+});
