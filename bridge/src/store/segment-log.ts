@@ -346,17 +346,24 @@ export class SegmentLogStore implements StoreAndForward {
 
   append(msgs: OutboundMessage[]): Promise<StoredRecord[]> {
     if (this.state !== 'open') return Promise.reject(new StoreClosedError());
-    if (msgs.length === 0) return Promise.resolve([]);
-    const frames = msgs.map((m, i) => encodeFrame(this.nextId + i, m));
-    const bytes = frames.reduce((n, f) => n + f.length, 0);
+    const count = msgs.length;
+    if (count === 0) return Promise.resolve([]);
+    const frames = new Array<Buffer>(count);
+    let bytes = 0;
+    for (let i = 0; i < count; i++) {
+      const frame = encodeFrame(this.nextId + i, msgs[i]!);
+      frames[i] = frame;
+      bytes += frame.length;
+    }
     try {
-      this.admit(msgs.length, bytes);
+      this.admit(count, bytes);
     } catch (err) {
       return Promise.reject(err);
     }
-    const records = msgs.map((m, i): StoredRecord => ({ ...m, id: this.nextId + i, size: frames[i]!.length }));
-    this.nextId += msgs.length;
-    this.liveRecords += msgs.length;
+    const records = new Array<StoredRecord>(count);
+    for (let i = 0; i < count; i++) records[i] = recordOf(msgs[i]!, this.nextId + i, frames[i]!);
+    this.nextId += count;
+    this.liveRecords += count;
     this.liveBytes += bytes;
     return new Promise((resolve, reject) => {
       this.queue.push({ frames, records, bytes, resolve, reject });
@@ -398,7 +405,17 @@ export class SegmentLogStore implements StoreAndForward {
   }
 
   private async commitGroup(group: QueuedAppend[]): Promise<void> {
-    const data = Buffer.concat(group.flatMap((a) => a.frames));
+    let data: Buffer;
+    if (group.length === 1 && group[0]!.frames.length === 1) data = group[0]!.frames[0]!;
+    else {
+      const frames: Buffer[] = [];
+      let total = 0;
+      for (const a of group) {
+        for (const f of a.frames) frames.push(f);
+        total += a.bytes;
+      }
+      data = Buffer.concat(frames, total);
+    }
     let seg: Segment | undefined;
     let at = 0;
     let step: 'prepare' | 'write' | 'sync' = 'prepare';
@@ -440,8 +457,7 @@ export class SegmentLogStore implements StoreAndForward {
         this.index.push(r.id, seg.ordinal, offset, r.size, r.acceptedAt);
         offset += r.size;
         if (this.hotBytes + r.size <= this.hotMaxBytes) {
-          const frame = a.frames[i]!;
-          this.hot.set(r.id, { ...r, body: frame.subarray(frame.length - r.body.length) });
+          this.hot.set(r.id, r);
           this.hotBytes += r.size;
         }
       }
@@ -458,44 +474,42 @@ export class SegmentLogStore implements StoreAndForward {
     if (this.state !== 'open') throw new StoreClosedError();
     this.expireDue();
     const ix = this.index;
-    const picked: Located[] = [];
+    // Hot records go straight into `out`; a cold one leaves a hole there, filled after the read.
+    const out: (StoredRecord | undefined)[] = [];
+    let cold: Located[] | undefined;
+    let coldAt: number[] | undefined;
     let k = ix.cursor;
-    for (; k < ix.tail && picked.length < max; k++) {
+    for (; k < ix.tail && out.length < max; k++) {
       if (ix.state[k] !== PENDING) continue;
       ix.state[k] = IN_FLIGHT;
-      picked.push({ id: ix.id[k]!, segment: ix.segment[k]!, offset: ix.offset[k]!, length: ix.length[k]! });
+      const id = ix.id[k]!;
+      const rec = this.hot.get(id);
+      if (rec) {
+        this.dropHot(id);
+        out.push(rec);
+      } else {
+        (cold ??= []).push({ id, segment: ix.segment[k]!, offset: ix.offset[k]!, length: ix.length[k]! });
+        (coldAt ??= []).push(out.length);
+        out.push(undefined);
+      }
     }
     ix.cursor = k;
-    this.pendingCount -= picked.length;
-    this.inFlight += picked.length;
-    if (picked.length === 0) return [];
-    const cold: Located[] = [];
-    const fromHot = new Map<number, StoredRecord>();
-    for (const p of picked) {
-      const rec = this.hot.get(p.id);
-      if (rec) {
-        fromHot.set(p.id, rec);
-        this.dropHot(p.id);
-      } else cold.push(p);
+    this.pendingCount -= out.length;
+    this.inFlight += out.length;
+    if (!cold) return out as StoredRecord[];
+    let read: Map<number, StoredRecord>;
+    try {
+      read = await this.readRecords(cold);
+    } catch (err) {
+      // The hot ones go back too: the caller gets nothing from a failed take.
+      const ids = cold.map((c) => c.id);
+      for (const r of out) if (r) ids.push(r.id);
+      this.release(ids);
+      throw new StoreIoError(`store read failed: ${(err as Error).message}`, err);
     }
-    let read = fromHot;
-    if (cold.length > 0) {
-      try {
-        read = await this.readRecords(cold);
-      } catch (err) {
-        this.release(cold.map((p) => p.id));
-        // The hot ones go back too: the caller gets nothing from a failed take.
-        this.release([...fromHot.keys()]);
-        throw new StoreIoError(`store read failed: ${(err as Error).message}`, err);
-      }
-      for (const [id, rec] of fromHot) read.set(id, rec);
-    }
-    const out: StoredRecord[] = [];
-    for (const p of picked) {
-      const rec = read.get(p.id);
-      if (rec) out.push(rec);
-    }
-    return out;
+    for (let j = 0; j < cold.length; j++) out[coldAt![j]!] = read.get(cold[j]!.id);
+    // A frame that failed its check was quarantined and is left out.
+    return out.filter((r): r is StoredRecord => r !== undefined);
   }
 
   /** Reads and verifies frames; contiguous frames of one segment are read with one call. Bad frames are quarantined and removed. */
@@ -774,4 +788,19 @@ export class SegmentLogStore implements StoreAndForward {
     if (this.activeFd !== undefined) await this.io.close(this.activeFd).catch(() => {});
     for (const seg of this.segments.values()) if (seg.readFd) await this.io.close(await seg.readFd.catch(() => -1)).catch(() => {});
   }
+}
+
+/** The stored record of `msg`: its body points into the frame, not into the caller's (maybe much larger) buffer. */
+function recordOf(msg: OutboundMessage, id: number, frame: Buffer): StoredRecord {
+  return {
+    routingKey: msg.routingKey,
+    messageId: msg.messageId,
+    device: msg.device,
+    contentType: msg.contentType,
+    headers: msg.headers,
+    body: frame.subarray(frame.length - msg.body.length),
+    acceptedAt: msg.acceptedAt,
+    id,
+    size: frame.length,
+  };
 }
