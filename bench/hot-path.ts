@@ -4,7 +4,8 @@
 //   node --import tsx bench/hot-path.ts [messages]     (add --cpu-prof to profile)
 // Stages take their modules as an argument, so a throwaway script can run an older
 // copy of bridge/src beside this one in the same process and compare.
-import type { OutboundMessage, RawMessage } from '../bridge/src/types.ts';
+import type { OutboundMessage, RawMessage, StoredRecord } from '../bridge/src/types.ts';
+import type { PublishResult } from '../bridge/src/forwarder.ts';
 import type { StoreIo } from '../bridge/src/store/io.ts';
 import { batchPayload } from './load/payload.ts';
 
@@ -16,6 +17,7 @@ export interface HotPathModules {
   pipeline: typeof import('../bridge/src/pipeline.ts');
   metrics: typeof import('../bridge/src/observe/metrics.ts');
   devices: typeof import('../bridge/src/observe/devices.ts');
+  forwarder: typeof import('../bridge/src/forwarder.ts');
 }
 
 export async function loadModules(srcRoot: string): Promise<HotPathModules> {
@@ -28,6 +30,7 @@ export async function loadModules(srcRoot: string): Promise<HotPathModules> {
     pipeline: await at('pipeline.ts'),
     metrics: await at('observe/metrics.ts'),
     devices: await at('observe/devices.ts'),
+    forwarder: await at('forwarder.ts'),
   };
 }
 
@@ -64,6 +67,50 @@ export function messages(n: number): RawMessage[] {
 
 export type Stage = (msgs: RawMessage[]) => Promise<void> | void;
 
+/** A store that hands out a fixed list once: the forwarder's own cost, no store. */
+class ListStore {
+  private next = 0;
+  private confirmed = 0;
+  constructor(
+    private readonly records: StoredRecord[],
+    private readonly done: () => void,
+  ) {}
+  take(max: number): StoredRecord[] {
+    const out = this.records.slice(this.next, this.next + max);
+    this.next += out.length;
+    return out;
+  }
+  confirm(ids: number[]): void {
+    this.confirmed += ids.length;
+    if (this.confirmed === this.records.length) this.done();
+  }
+  release(): void {}
+  waitForPending(signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise((_resolve, reject) => signal?.addEventListener('abort', () => reject(signal.reason), { once: true }));
+  }
+}
+
+/** A broker that confirms everything published in one turn of the event loop, as one batch of acks does. */
+function instantBroker() {
+  const confirmed: PublishResult = { kind: 'confirmed' };
+  let waiting: ((res: PublishResult) => void)[] = [];
+  const flush = () => {
+    const now = waiting;
+    waiting = [];
+    for (const done of now) done(confirmed);
+  };
+  const broker = {
+    publishWith(_msg: OutboundMessage, done: (res: PublishResult) => void): void {
+      if (waiting.push(done) === 1) setImmediate(flush);
+    },
+    publish(msg: OutboundMessage): Promise<PublishResult> {
+      return new Promise((resolve) => broker.publishWith(msg, resolve));
+    },
+  };
+  return broker;
+}
+
 /** Each stage runs over every message once; the caller times it. */
 export function makeStages(m: HotPathModules): Record<string, Stage> {
   const router = new m.routing.Router(RULES as never, { contentType: 'application/msgpack' });
@@ -76,6 +123,18 @@ export function makeStages(m: HotPathModules): Record<string, Stage> {
       const r = (router.route as (...a: unknown[]) => ReturnType<typeof router.route>)(msg, d.value, form.canonical);
       if (!r.ok) throw new Error(r.detail);
       return r.messages[0]!;
+    });
+  const bridgeMetrics = () =>
+    new m.metrics.BridgeMetrics({
+      store: () => ({ records: 0, bytes: 0, oldestAgeMs: 0, inFlight: 0, dropped: 0, expired: 0 }),
+      devicesOnline: () => 0,
+      devicesKnown: () => 0,
+      seqGaps: () => 0,
+      nodeDrops: () => 0,
+      amqpConnections: () => [],
+      amqpBlocked: () => false,
+      perDevice: () => [],
+      readiness: () => 2,
     });
   let outbound: OutboundMessage[] | undefined;
   let frames: Buffer[] | undefined;
@@ -111,21 +170,31 @@ export function makeStages(m: HotPathModules): Record<string, Stage> {
       }
       await store.close();
     },
+    async 'forwarder (instant broker)'(msgs) {
+      outbound ??= routed(msgs);
+      const records = outbound.map((o, i): StoredRecord => ({ ...o, id: i + 1, size: o.body.length }));
+      const metrics = bridgeMetrics();
+      const hot = (metrics as { hot?: { confirmed: { inc(): void } } }).hot;
+      let finished!: () => void;
+      const done = new Promise<void>((r) => (finished = r));
+      const fwd = new m.forwarder.Forwarder(new ListStore(records, finished), instantBroker(), { maxInFlight: 1000, retry: { initialMs: 100, maxMs: 1000 } }, {
+        // What the bridge's hook does per confirm (pipeline.ts), with whichever metrics API the module has.
+        onConfirmed: (rec, publishMs) => {
+          if (hot) hot.confirmed.inc();
+          else metrics.published.inc({ result: 'confirmed' });
+          metrics.confirmLatency.observe(publishMs / 1000);
+          metrics.endToEnd.observe((Date.now() - rec.acceptedAt) / 1000);
+        },
+      });
+      fwd.start();
+      await done;
+      await fwd.stop();
+    },
     async 'Pipeline.handle'(msgs) {
       const store = new m.segmentLog.SegmentLogStore({ dir: '/nonexistent', io: nullIo(), maxBytes: 1 << 30, maxRecords: 1 << 24, overflow: 'reject' });
       await store.open();
       const devices = new m.devices.DeviceRegistry();
-      const metrics = new m.metrics.BridgeMetrics({
-        store: () => store.stats(),
-        devicesOnline: () => 0,
-        devicesKnown: () => 0,
-        seqGaps: () => 0,
-        nodeDrops: () => 0,
-        amqpConnections: () => [],
-        amqpBlocked: () => false,
-        perDevice: () => [],
-        readiness: () => 2,
-      });
+      const metrics = bridgeMetrics();
       const parts = { store, router, devices, metrics } as never;
       const p = new m.pipeline.Pipeline({} as never, parts, undefined as never);
       for (let i = 0; i < msgs.length; i += 64) {

@@ -17,6 +17,8 @@ export type PublishResult =
 
 export interface Publisher {
   publish(msg: OutboundMessage): Promise<PublishResult>;
+  /** Same as publish, answered through a callback: no promise per message (ConfirmPool has it). */
+  publishWith?(msg: OutboundMessage, done: (res: PublishResult) => void): void;
 }
 
 export interface DrainableStore {
@@ -108,6 +110,10 @@ export class Forwarder {
   private send(rec: StoredRecord): void {
     this.inFlight++;
     const started = performance.now();
+    if (this.publisher.publishWith) {
+      this.publisher.publishWith(rec, (res) => this.settle(rec, res, performance.now() - started));
+      return;
+    }
     this.publisher.publish(rec).then(
       (res) => this.settle(rec, res, performance.now() - started),
       (err: unknown) => this.settle(rec, { kind: 'failed', error: err as Error }, 0),

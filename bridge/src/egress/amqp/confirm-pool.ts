@@ -201,11 +201,14 @@ export class ConfirmPool extends EventEmitter {
 
   /** Waits for a window slot, publishes persistent + mandatory, resolves on the broker's answer. Never rejects. */
   publish(msg: OutboundMessage): Promise<PublishResult> {
-    if (this.closing) return Promise.resolve(this.fail(new PoolClosedError()));
-    return new Promise<PublishResult>((resolve) => {
-      this.queue.push({ msg, resolve });
-      this.pump();
-    });
+    return new Promise<PublishResult>((resolve) => this.publishWith(msg, resolve));
+  }
+
+  /** publish() with a callback, for the forwarder's per-message path. `done` is called once, maybe synchronously. */
+  publishWith(msg: OutboundMessage, done: (res: PublishResult) => void): void {
+    if (this.closing) return done(this.fail(new PoolClosedError()));
+    this.queue.push({ msg, resolve: done });
+    this.pump();
   }
 
   /** Stops accepting, waits up to timeoutMs for in-flight confirms, then closes everything. */
@@ -405,15 +408,23 @@ export class ConfirmPool extends EventEmitter {
   // RabbitMQ keeps publish order per channel, so per-device order holds.
   // A full pinned channel stalls the queue (head of line) rather than reorder.
   private pickChannel(device: string): PoolChannel | undefined {
-    const usable: PoolChannel[] = [];
+    // Counted, then walked to the picked one: no array per message.
+    let usable = 0;
     for (const slot of this.slots) {
       if (slot.state !== 'open' || slot.blocked) continue;
-      for (const c of slot.channels) if (c.open) usable.push(c);
+      for (const c of slot.channels) if (c.open) usable++;
     }
-    if (usable.length === 0) return undefined;
-    const c = usable[hashDevice(device) % usable.length]!;
-    if (c.draining || c.inFlight.size >= this.opts.windowPerChannel) return undefined;
-    return c;
+    if (usable === 0) return undefined;
+    let n = hashDevice(device) % usable;
+    for (const slot of this.slots) {
+      if (slot.state !== 'open' || slot.blocked) continue;
+      for (const c of slot.channels) {
+        if (!c.open || n-- > 0) continue;
+        if (c.draining || c.inFlight.size >= this.opts.windowPerChannel) return undefined;
+        return c;
+      }
+    }
+    return undefined;
   }
 
   private pump(): void {
