@@ -82,8 +82,9 @@ export class Pipeline implements HealthSource {
   /** The handler every ingress calls. Never throws: every failure becomes an outcome. */
   readonly handle = async (msg: RawMessage): Promise<IngestOutcome> => {
     const { metrics, quarantine, devices, router, store } = this.parts;
-    metrics.ingressMessages.inc({ transport: msg.transport });
-    metrics.ingressBytes.inc({ transport: msg.transport }, msg.payload.length);
+    const ingress = metrics.hot.ingress[msg.transport];
+    ingress.messages.inc();
+    ingress.bytes.inc(msg.payload.length);
     if (this.stopping) return { kind: 'busy', reason: 'bridge is stopping' };
 
     if (msg.topic.endsWith('/status')) return this.handleStatus(msg);
@@ -108,8 +109,8 @@ export class Pipeline implements HealthSource {
     }
     this.storeWritable = true;
     devices.onBatch(batch.device, batch.boot, batch.seq, batch.readings.length);
-    metrics.readings.inc(batch.readings.length);
-    metrics.batches.inc();
+    metrics.hot.readings.inc(batch.readings.length);
+    metrics.hot.batches.inc();
     return { kind: 'stored' };
   };
 
@@ -300,7 +301,7 @@ export function createPipeline(config: BridgeConfig, log: Logger, seams: { store
     { maxInFlight: a.connections * a.channelsPerConnection * a.windowPerChannel, retry: { initialMs: 100, maxMs: a.reconnect.maxMs } },
     {
       onConfirmed: (rec, publishMs) => {
-        m.published.inc({ result: 'confirmed' });
+        m.hot.confirmed.inc();
         m.confirmLatency.observe(publishMs / 1000);
         m.endToEnd.observe((Date.now() - rec.acceptedAt) / 1000);
       },
@@ -396,7 +397,7 @@ export function createPipeline(config: BridgeConfig, log: Logger, seams: { store
         return { ready: r.ready, state: !r.ready ? 'not ready' : r.degraded.length ? 'degraded' : 'ok', reasons: r.degraded };
       })
       .addSource('totals', () => ({
-        ingressMessages: sumOf(m.ingressMessages),
+        ingressMessages: sumOf(m, m.ingressMessages),
         batches: devices.batchesTotal,
         readings: devices.readingsTotal,
         forwarded: forwarder.counts.confirmed,
@@ -417,7 +418,8 @@ export function createPipeline(config: BridgeConfig, log: Logger, seams: { store
 }
 
 /** Sum of a labelled counter, read without a scrape. */
-function sumOf(counter: BridgeMetrics['ingressMessages']): number {
+function sumOf(metrics: BridgeMetrics, counter: BridgeMetrics['ingressMessages']): number {
+  metrics.flushHot();
   const byLabels = (counter as unknown as { hashMap: Record<string, { value: number }> }).hashMap;
   let n = 0;
   for (const k in byLabels) n += byLabels[k]!.value;

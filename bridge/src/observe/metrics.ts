@@ -2,7 +2,7 @@
 // reason, result, state). Per-device series are capped: at each scrape only the
 // top N devices by readings plus an opt-in list get series, so 10k devices cost
 // at most N + list label values per metric (config `observe.deviceMetrics`).
-import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
+import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics, type LabelValues } from 'prom-client';
 import type { DeviceView } from './devices.ts';
 
 export interface GaugeSources {
@@ -38,15 +38,52 @@ export interface SerialPortCounters {
   errors: Record<string, number>;
 }
 
+/** One counter series for the hot path: inc() adds to a plain number. */
+export interface HotSeries {
+  inc(by?: number): void;
+}
+
+/**
+ * prom-client's inc() hashes and validates its labels on every call, also through a
+ * `.labels()` child. These series keep plain numbers instead and hand them to their
+ * counter when it is read (its collect, i.e. every scrape or get()), so what a scrape
+ * shows is the same.
+ */
+class HotCounts {
+  private readonly series: { labels: LabelValues<string> | undefined; n: number }[] = [];
+
+  add(labels?: LabelValues<string>): HotSeries {
+    const s = { labels, n: 0 };
+    this.series.push(s);
+    return { inc: (by = 1) => void (s.n += by) };
+  }
+
+  flushInto(counter: Counter<string>): void {
+    for (const s of this.series) {
+      if (s.n === 0) continue;
+      const n = s.n;
+      s.n = 0;
+      if (s.labels) counter.inc(s.labels, n);
+      else counter.inc(n);
+    }
+  }
+}
+
+const flushing = (hot: HotCounts) =>
+  function (this: Counter<string>) {
+    hot.flushInto(this);
+  };
+
 /** Every state a ConfirmPool connection reports, so a state that is currently empty still shows 0. */
 const CONNECTION_STATES = ['connecting', 'open', 'blocked', 'closed'] as const;
 
 export class BridgeMetrics {
   readonly registry = new Registry();
-  readonly ingressMessages = new Counter({ name: 'edge_ingress_messages_total', help: 'Messages received, by transport', labelNames: ['transport'], registers: [this.registry] });
-  readonly ingressBytes = new Counter({ name: 'edge_ingress_bytes_total', help: 'Payload bytes received, by transport', labelNames: ['transport'], registers: [this.registry] });
-  readonly readings = new Counter({ name: 'edge_readings_accepted_total', help: 'Readings in accepted batches', registers: [this.registry] });
-  readonly batches = new Counter({ name: 'edge_batches_accepted_total', help: 'Batches durably stored and acknowledged', registers: [this.registry] });
+  private readonly hotCounts = { ingressMessages: new HotCounts(), ingressBytes: new HotCounts(), readings: new HotCounts(), batches: new HotCounts(), published: new HotCounts() };
+  readonly ingressMessages = new Counter({ name: 'edge_ingress_messages_total', help: 'Messages received, by transport', labelNames: ['transport'], registers: [this.registry], collect: flushing(this.hotCounts.ingressMessages) });
+  readonly ingressBytes = new Counter({ name: 'edge_ingress_bytes_total', help: 'Payload bytes received, by transport', labelNames: ['transport'], registers: [this.registry], collect: flushing(this.hotCounts.ingressBytes) });
+  readonly readings = new Counter({ name: 'edge_readings_accepted_total', help: 'Readings in accepted batches', registers: [this.registry], collect: flushing(this.hotCounts.readings) });
+  readonly batches = new Counter({ name: 'edge_batches_accepted_total', help: 'Batches durably stored and acknowledged', registers: [this.registry], collect: flushing(this.hotCounts.batches) });
   readonly decodeFailures = new Counter({ name: 'edge_decode_failures_total', help: 'Payloads quarantined, by reason', labelNames: ['reason'], registers: [this.registry] });
   readonly busy = new Counter({ name: 'edge_ingress_busy_total', help: 'Messages not acknowledged because the store was full or closing', labelNames: ['transport'], registers: [this.registry] });
   readonly published = new Counter({
@@ -54,6 +91,7 @@ export class BridgeMetrics {
     help: 'Publish outcomes: confirmed, nacked (retried), returned (parked), failed (channel loss or broker down, retried)',
     labelNames: ['result'],
     registers: [this.registry],
+    collect: flushing(this.hotCounts.published),
   });
   readonly parked = new Counter({
     name: 'edge_parked_total',
@@ -77,6 +115,26 @@ export class BridgeMetrics {
   readonly storeDropped = new Counter({ name: 'edge_store_dropped_total', help: 'Records dropped by the overflow policy (never delivered)', registers: [this.registry] });
   readonly storeExpired = new Counter({ name: 'edge_store_expired_total', help: 'Records expired by TTL (dead-lettered, never delivered)', registers: [this.registry] });
   readonly unreachableRoutes = new Gauge({ name: 'edge_routes_unreachable', help: 'Routing rules whose keys reach no queue', registers: [this.registry] });
+
+  /** The per-message series, pre-bound (see HotCounts). */
+  readonly hot = {
+    ingress: {
+      mqtt: { messages: this.hotCounts.ingressMessages.add({ transport: 'mqtt' }), bytes: this.hotCounts.ingressBytes.add({ transport: 'mqtt' }) },
+      serial: { messages: this.hotCounts.ingressMessages.add({ transport: 'serial' }), bytes: this.hotCounts.ingressBytes.add({ transport: 'serial' }) },
+    } satisfies Record<'mqtt' | 'serial', { messages: HotSeries; bytes: HotSeries }>,
+    readings: this.hotCounts.readings.add(),
+    batches: this.hotCounts.batches.add(),
+    confirmed: this.hotCounts.published.add({ result: 'confirmed' }),
+  };
+
+  /** Hands the hot series to their counters, for code that reads a counter without a scrape. */
+  flushHot(): void {
+    this.hotCounts.ingressMessages.flushInto(this.ingressMessages);
+    this.hotCounts.ingressBytes.flushInto(this.ingressBytes);
+    this.hotCounts.readings.flushInto(this.readings);
+    this.hotCounts.batches.flushInto(this.batches);
+    this.hotCounts.published.flushInto(this.published);
+  }
 
   constructor(src: GaugeSources) {
     collectDefaultMetrics({ register: this.registry });
