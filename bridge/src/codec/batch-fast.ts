@@ -8,13 +8,14 @@
 // Batch, and isCanonicalBatch would say true (property-tested in codec-batch-fast).
 import type { Batch, Reading } from '../types.ts';
 import { MAX_READINGS, PROTOCOL_VERSION } from './limits.ts';
+import { AsciiInterner } from './ascii-interner.ts';
 
 const MAX_DEVICE_BYTES = 64;
 const MAX_SENSOR_BYTES = 32;
 const MAX_FW_BYTES = 32;
 const MAX_SAFE_HI = 0x1f_ffff; // high 32 bits of Number.MAX_SAFE_INTEGER
 
-// Per-byte classes: device [A-Za-z0-9_-], sensor [a-z0-9_], fw any ASCII.
+// Per-byte classes: device [A-Za-z0-9_-], sensor [a-z0-9_], fw any ASCII (interned strings: ascii-interner.ts).
 const DEVICE_CHAR = new Uint8Array(256);
 const SENSOR_CHAR = new Uint8Array(256);
 const FW_CHAR = new Uint8Array(256);
@@ -23,51 +24,6 @@ for (let c = 0; c < 128; c++) {
   DEVICE_CHAR[c] = /[A-Za-z0-9_-]/.test(ch) ? 1 : 0;
   SENSOR_CHAR[c] = /[a-z0-9_]/.test(ch) ? 1 : 0;
   FW_CHAR[c] = 1;
-}
-
-/**
- * Strings that repeat from batch to batch (device ids, fw, sensor names), kept by
- * their bytes: a hit returns the same string without making one (a Buffer-to-string
- * call costs more than the rest of a reading). Direct-mapped with a fixed size, so a
- * miss only costs the string it would have made anyway. Only validated strings are
- * stored, so bytes equal to a stored entry need no second check.
- */
-class AsciiInterner {
-  private readonly bytes: Uint8Array;
-  private readonly lengths: Uint8Array;
-  private readonly strings: string[];
-  private readonly mask: number;
-
-  constructor(
-    slots: number,
-    private readonly maxBytes: number,
-  ) {
-    this.bytes = new Uint8Array(slots * maxBytes);
-    this.lengths = new Uint8Array(slots);
-    this.strings = new Array<string>(slots).fill('');
-    this.mask = slots - 1;
-  }
-
-  /** The string of buf[start, end) (1..maxBytes) if every byte is in `allowed`, else undefined. */
-  get(buf: Buffer, start: number, end: number, allowed: Uint8Array): string | undefined {
-    const n = end - start;
-    // Slot from the length and a few bytes (ids often differ only at the end): no loop.
-    const h = Math.imul(Math.imul(Math.imul(n, 31) + buf[start]!, 31) + buf[end - 1]!, 31) + buf[start + (n >> 1)]! + buf[end - 1 - (n >> 2)]!;
-    const slot = h & this.mask;
-    const at = slot * this.maxBytes;
-    const table = this.bytes;
-    if (this.lengths[slot] === n) {
-      let i = 0;
-      while (i < n && table[at + i] === buf[start + i]) i++;
-      if (i === n) return this.strings[slot];
-    }
-    for (let i = start; i < end; i++) if (allowed[buf[i]!] !== 1) return undefined;
-    const s = buf.toString('latin1', start, end);
-    table.set(buf.subarray(start, end), at);
-    this.lengths[slot] = n;
-    this.strings[slot] = s;
-    return s;
-  }
 }
 
 const devices = new AsciiInterner(1024, MAX_DEVICE_BYTES);

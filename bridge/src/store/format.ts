@@ -11,6 +11,7 @@ import { crc32 } from 'node:zlib';
 import { Packr } from 'msgpackr';
 import type { OutboundMessage, StoredRecord } from '../types.ts';
 import { MsgpackWriter } from '../codec/msgpack-writer.ts';
+import { AsciiInterner, ANY_ASCII } from '../codec/ascii-interner.ts';
 
 export const FRAME_MAGIC = 0x45465231;
 export const ACK_MAGIC = 0x45414b31;
@@ -111,12 +112,13 @@ export function checkFrame(buf: Buffer, offset: number, base = 0): FrameCheck {
   return { ok: true, info: { id, offset: base + offset, length: frameLen, acceptedAt: buf.readDoubleBE(offset + 20) } };
 }
 
+type Meta = [string, string, string, OutboundMessage['contentType'], Record<string, string | number>];
+
 /** Decodes a frame already known to be valid (checkFrame ok). */
 export function decodeFrame(frame: Buffer): StoredRecord {
   const metaLen = frame.readUInt32BE(28);
-  const [routingKey, messageId, device, contentType, headers] = packr.unpack(
-    frame.subarray(HEADER_BYTES, HEADER_BYTES + metaLen),
-  ) as [string, string, string, OutboundMessage['contentType'], Record<string, string | number>];
+  const [routingKey, messageId, device, contentType, headers] =
+    readMeta(frame, HEADER_BYTES, HEADER_BYTES + metaLen) ?? (packr.unpack(frame.subarray(HEADER_BYTES, HEADER_BYTES + metaLen)) as Meta);
   return {
     id: frame.readUInt32BE(12) * 0x1_0000_0000 + frame.readUInt32BE(16),
     size: frame.length,
@@ -128,6 +130,89 @@ export function decodeFrame(frame: Buffer): StoredRecord {
     body: frame.subarray(HEADER_BYTES + metaLen),
     acceptedAt: frame.readDoubleBE(20),
   };
+}
+
+// The drain path's meta reader: what encodeFrame writes for all-ASCII metas, read
+// straight from the frame. Anything else (non-ASCII, other forms) returns undefined
+// and msgpackr reads it, so it never has to decide an odd case. The record's strings
+// repeat from frame to frame except the message id, so they are interned.
+const metaStrings = new AsciiInterner(1024, 128);
+let at = 0;
+
+function metaStr(b: Buffer, end: number, intern: boolean): string | undefined {
+  const h = b[at]!;
+  let n: number;
+  if (h >= 0xa0 && h <= 0xbf) {
+    n = h & 0x1f;
+    at += 1;
+  } else if (h === 0xd9 && at + 2 <= end) {
+    n = b[at + 1]!;
+    at += 2;
+  } else if (h === 0xda && at + 3 <= end) {
+    n = (b[at + 1]! << 8) | b[at + 2]!;
+    at += 3;
+  } else return undefined;
+  const start = at;
+  at += n;
+  if (at > end) return undefined;
+  if (n === 0) return '';
+  if (intern && n <= 128) return metaStrings.get(b, start, at, ANY_ASCII);
+  for (let i = start; i < at; i++) if (b[i]! >= 0x80) return undefined;
+  return b.toString('latin1', start, at);
+}
+
+function metaNumber(b: Buffer, end: number): number | undefined {
+  const h = b[at]!;
+  if (h < 0x80) {
+    at += 1;
+    return h;
+  }
+  if (h >= 0xe0) {
+    at += 1;
+    return h - 0x100;
+  }
+  const size = h === 0xcc || h === 0xd0 ? 1 : h === 0xcd || h === 0xd1 ? 2 : h === 0xce || h === 0xd2 ? 4 : h === 0xcb ? 8 : 0;
+  if (size === 0 || at + 1 + size > end) return undefined;
+  const p = at + 1;
+  at = p + size;
+  switch (h) {
+    case 0xcc: return b[p]!;
+    case 0xcd: return b.readUInt16BE(p);
+    case 0xce: return b.readUInt32BE(p);
+    case 0xd0: return b.readInt8(p);
+    case 0xd1: return b.readInt16BE(p);
+    case 0xd2: return b.readInt32BE(p);
+    default: return b.readDoubleBE(p);
+  }
+}
+
+function readMeta(b: Buffer, start: number, end: number): Meta | undefined {
+  if (b[start] !== 0x95) return undefined;
+  at = start + 1;
+  const routingKey = metaStr(b, end, true);
+  const messageId = metaStr(b, end, false);
+  const device = metaStr(b, end, true);
+  const contentType = metaStr(b, end, true) as OutboundMessage['contentType'] | undefined;
+  if (routingKey === undefined || messageId === undefined || device === undefined || contentType === undefined) return undefined;
+  let count: number;
+  const h = b[at]!;
+  if (h === 0xde && at + 3 <= end) {
+    count = (b[at + 1]! << 8) | b[at + 2]!;
+    at += 3;
+  } else if (h >= 0x80 && h <= 0x8f) {
+    count = h & 0x0f;
+    at += 1;
+  } else return undefined;
+  const headers: Record<string, string | number> = {};
+  for (let i = 0; i < count; i++) {
+    const key = metaStr(b, end, true);
+    if (key === undefined || key === '__proto__' || at >= end) return undefined;
+    const v = b[at]!;
+    const value = (v >= 0xa0 && v <= 0xbf) || v === 0xd9 || v === 0xda ? metaStr(b, end, true) : metaNumber(b, end);
+    if (value === undefined) return undefined;
+    headers[key] = value;
+  }
+  return at === end ? [routingKey, messageId, device, contentType, headers] : undefined;
 }
 
 export interface DamagedRegion {

@@ -1,7 +1,8 @@
-// Record frames: encodeFrame writes the meta with MsgpackWriter since it stopped
-// using msgpackr's Packr. Frames must stay byte-identical to the Packr encoder's
-// (a copy of it is kept below, as it was), so stores written before read the same
-// and decodeFrame (msgpackr) returns the same record.
+// Record frames: encodeFrame writes the meta with MsgpackWriter and decodeFrame reads
+// the usual metas itself, since both stopped going through msgpackr for every record.
+// Frames must stay byte-identical to the Packr encoder's and decode as msgpackr decodes
+// them (copies of the old encoder and decoder are kept below, as they were), so stores
+// written before read the same.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { crc32 } from 'node:zlib';
@@ -28,6 +29,38 @@ function oldEncodeFrame(id: number, msg: OutboundMessage): Buffer {
   msg.body.copy(frame, HEADER_BYTES + meta.length);
   frame.writeUInt32BE(crc32(frame.subarray(8)), 4);
   return frame;
+}
+
+// The decoder as it was (msgpackr for the whole meta).
+function oldDecodeFrame(frame: Buffer) {
+  const metaLen = frame.readUInt32BE(28);
+  const [routingKey, messageId, device, contentType, headers] = oldPackr.unpack(frame.subarray(HEADER_BYTES, HEADER_BYTES + metaLen)) as [
+    string,
+    string,
+    string,
+    OutboundMessage['contentType'],
+    Record<string, string | number>,
+  ];
+  return {
+    id: frame.readUInt32BE(12) * 0x1_0000_0000 + frame.readUInt32BE(16),
+    size: frame.length,
+    routingKey,
+    messageId,
+    device,
+    contentType,
+    headers,
+    body: frame.subarray(HEADER_BYTES + metaLen),
+    acceptedAt: frame.readDoubleBE(20),
+  };
+}
+
+/** The outcome of a decode, or the fact that it threw (a garbled meta may make msgpackr throw). */
+function attempt<T>(run: () => T): { ok: true; value: T } | { ok: false } {
+  try {
+    return { ok: true, value: run() };
+  } catch {
+    return { ok: false };
+  }
 }
 
 // A frame the old encoder wrote (id 42, a split part), as it sits on disk.
@@ -88,10 +121,43 @@ describe('record frame encoding', () => {
         const before = oldEncodeFrame(n, msg);
         expect(now.toString('hex')).toBe(before.toString('hex'));
         expect(checkFrame(now, 0).ok).toBe(true);
-        expect(decodeFrame(now)).toEqual(decodeFrame(before));
+        expect(decodeFrame(now)).toEqual(oldDecodeFrame(before));
       }),
       { numRuns },
     );
+  });
+
+  it('decodes garbled metas as msgpackr does (same record, or both throw)', { timeout }, () => {
+    fc.assert(
+      fc.property(message, fc.array(fc.record({ at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }), { minLength: 1, maxLength: 3 }), (msg, edits) => {
+        const frame = encodeFrame(1, msg);
+        const metaLen = frame.readUInt32BE(28);
+        for (const e of edits) frame[HEADER_BYTES + (e.at % Math.max(1, metaLen))] = e.byte;
+        const now = attempt(() => decodeFrame(frame));
+        const before = attempt(() => oldDecodeFrame(frame));
+        expect(now.ok).toBe(before.ok);
+        if (now.ok && before.ok) expect(now.value).toEqual(before.value);
+      }),
+      { numRuns },
+    );
+  });
+
+  it('decodes the forms Packr never writes here (fixmap, str32, float32, uint64) as msgpackr does', () => {
+    const meta = (hex: string) => {
+      const m = Buffer.from(hex, 'hex');
+      const frame = Buffer.concat([Buffer.alloc(HEADER_BYTES), m, Buffer.from('ab', 'hex')]);
+      frame.writeUInt32BE(m.length, 28);
+      return frame;
+    };
+    const frames = [
+      meta('95a16ba16da164a1638182a178cc05'), // fixmap, uint8
+      meta('95a16ba16da164a16381a178ca3fc00000'), // float32
+      meta('95a16ba16da164a16381a178cf0000000100000000'), // uint64
+      meta('95db000000016ba16da164a163de0000'), // str32
+      meta('95a16ba16da164a16381a95f5f70726f746f5f5f01'), // a __proto__ key
+      meta('95a16ba26dc3a164a163de0000'), // non-ASCII message id
+    ];
+    for (const f of frames) expect(attempt(() => decodeFrame(f))).toEqual(attempt(() => oldDecodeFrame(f)));
   });
 
   it('reads a frame the old encoder wrote, and writes the same bytes for it', () => {
