@@ -61,6 +61,9 @@ export function topologyFromConfig(config: BridgeConfig): Topology {
   };
 }
 
+/** The answer to nearly every message: one frozen object rather than one per message. */
+const STORED: IngestOutcome = Object.freeze({ kind: 'stored' });
+
 /** A degraded-state check: returns the reason while degraded, else undefined. Never makes /readyz 503. */
 export type DegradedCheck = () => string | undefined;
 
@@ -111,7 +114,7 @@ export class Pipeline implements HealthSource {
     devices.onBatch(batch.device, batch.boot, batch.seq, batch.readings.length);
     metrics.hot.readings.inc(batch.readings.length);
     metrics.hot.batches.inc();
-    return { kind: 'stored' };
+    return STORED;
   };
 
   private handleStatus(msg: RawMessage): IngestOutcome {

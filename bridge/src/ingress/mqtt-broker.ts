@@ -138,7 +138,7 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
     this.stopping = false;
     const broker = await Aedes.createBroker({
       authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
-      authorizePublish: (client, packet, done) => this.track(this.onPublish(client, packet)).then(done),
+      authorizePublish: (client, packet, done) => this.answerPublish(this.onPublish(client, packet), done),
       authorizeSubscribe: (client, sub, done) => this.authorizeSubscribe(client, sub.topic).then((ok) => done(null, ok ? sub : null), done),
     });
     this.skipRoutingExceptCommands(broker);
@@ -333,10 +333,19 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
     }
   }
 
-  private track<T>(work: Promise<T>): Promise<T> {
+  /** track(work).then(done) in one reaction instead of three promises per PUBLISH; a rejection stays unhandled as before. */
+  private answerPublish(work: Promise<Verdict>, done: (verdict: Verdict) => void): void {
     this.inFlight.add(work);
-    void work.finally(() => this.inFlight.delete(work)).catch(() => undefined);
-    return work;
+    work.then(
+      (verdict) => {
+        this.inFlight.delete(work);
+        done(verdict);
+      },
+      (err: unknown) => {
+        this.inFlight.delete(work);
+        throw err;
+      },
+    );
   }
 
   /**
