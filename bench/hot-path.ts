@@ -174,7 +174,10 @@ export function makeStages(m: HotPathModules): Record<string, Stage> {
       outbound ??= routed(msgs);
       const records = outbound.map((o, i): StoredRecord => ({ ...o, id: i + 1, size: o.body.length }));
       const metrics = bridgeMetrics();
-      const hot = (metrics as { hot?: { confirmed: { inc(): void } } }).hot;
+      type Hot = { confirmed: { inc(): void }; confirmLatency?: { observe(s: number): void }; endToEnd?: { observe(s: number): void } };
+      const hot = (metrics as { hot?: Hot }).hot;
+      const latency = hot?.confirmLatency ?? metrics.confirmLatency;
+      const endToEnd = hot?.endToEnd ?? metrics.endToEnd;
       let finished!: () => void;
       const done = new Promise<void>((r) => (finished = r));
       const fwd = new m.forwarder.Forwarder(new ListStore(records, finished), instantBroker(), { maxInFlight: 1000, retry: { initialMs: 100, maxMs: 1000 } }, {
@@ -182,8 +185,8 @@ export function makeStages(m: HotPathModules): Record<string, Stage> {
         onConfirmed: (rec, publishMs) => {
           if (hot) hot.confirmed.inc();
           else metrics.published.inc({ result: 'confirmed' });
-          metrics.confirmLatency.observe(publishMs / 1000);
-          metrics.endToEnd.observe((Date.now() - rec.acceptedAt) / 1000);
+          latency.observe(publishMs / 1000);
+          endToEnd.observe((Date.now() - rec.acceptedAt) / 1000);
         },
       });
       fwd.start();

@@ -305,8 +305,8 @@ export function createPipeline(config: BridgeConfig, log: Logger, seams: { store
     {
       onConfirmed: (rec, publishMs) => {
         m.hot.confirmed.inc();
-        m.confirmLatency.observe(publishMs / 1000);
-        m.endToEnd.observe((Date.now() - rec.acceptedAt) / 1000);
+        m.hot.confirmLatency.observe(publishMs / 1000);
+        m.hot.endToEnd.observe((Date.now() - rec.acceptedAt) / 1000);
       },
       onParked: (rec, why) => {
         m.published.inc({ result: 'returned' });

@@ -50,12 +50,24 @@ export interface HotSeries {
  * shows is the same.
  */
 class HotCounts {
-  private readonly series: { labels: LabelValues<string> | undefined; n: number }[] = [];
+  private readonly series: { labels: LabelValues<string> | undefined; n: number; seen: boolean }[] = [];
+
+  /** `counter` is read lazily: the counter is built after its HotCounts. */
+  constructor(private readonly counter: () => Counter<string>) {}
 
   add(labels?: LabelValues<string>): HotSeries {
-    const s = { labels, n: 0 };
+    const s = { labels, n: 0, seen: labels === undefined };
     this.series.push(s);
-    return { inc: (by = 1) => void (s.n += by) };
+    return {
+      inc: (by = 1) => {
+        s.n += by;
+        // A labelled series is created at its first use, as inc() would, so series keep their order.
+        if (!s.seen) {
+          s.seen = true;
+          this.counter().inc(s.labels!, 0);
+        }
+      },
+    };
   }
 
   flushInto(counter: Counter<string>): void {
@@ -69,8 +81,63 @@ class HotCounts {
   }
 }
 
+/**
+ * An unlabelled histogram for the hot path (two observations per confirmed message):
+ * prom-client's observe() builds a closure and a labels object per call. Buckets,
+ * count and sum are kept here and added to the histogram's series when it is read.
+ * That series is prom-client's internal hashMap entry (hash '' for no labels), as
+ * sumOf() in pipeline.ts reads counters; observe-metrics.test checks the exposition.
+ */
+class HotHistogram {
+  private readonly counts: Float64Array;
+  private sum = 0;
+  private count = 0;
+
+  constructor(private readonly bounds: readonly number[]) {
+    this.counts = new Float64Array(bounds.length);
+  }
+
+  observe(value: number): void {
+    if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${value}`);
+    // As prom-client: the first bound >= value; above the last bound only count and sum (+Inf).
+    const b = this.bounds;
+    for (let i = 0; i < b.length; i++) {
+      if (value <= b[i]!) {
+        this.counts[i]!++;
+        break;
+      }
+    }
+    this.sum += value;
+    this.count++;
+  }
+
+  flushInto(h: Histogram<string>): void {
+    if (this.count === 0) return;
+    type Series = { bucketValues: Record<number, number>; sum: number; count: number };
+    const series = (h as unknown as { hashMap: Record<string, Series | undefined> }).hashMap;
+    if (!series['']) h.zero({});
+    const entry = (h as unknown as { hashMap: Record<string, Series> }).hashMap['']!;
+    for (let i = 0; i < this.bounds.length; i++) {
+      if (this.counts[i] !== 0) entry.bucketValues[this.bounds[i]!]! += this.counts[i]!;
+    }
+    entry.sum += this.sum;
+    entry.count += this.count;
+    this.counts.fill(0);
+    this.sum = 0;
+    this.count = 0;
+  }
+}
+
+const CONFIRM_LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+const END_TO_END_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300, 3600];
+
 const flushing = (hot: HotCounts) =>
   function (this: Counter<string>) {
+    hot.flushInto(this);
+  };
+
+const flushingHistogram = (hot: HotHistogram) =>
+  function (this: Histogram<string>) {
     hot.flushInto(this);
   };
 
@@ -79,7 +146,14 @@ const CONNECTION_STATES = ['connecting', 'open', 'blocked', 'closed'] as const;
 
 export class BridgeMetrics {
   readonly registry = new Registry();
-  private readonly hotCounts = { ingressMessages: new HotCounts(), ingressBytes: new HotCounts(), readings: new HotCounts(), batches: new HotCounts(), published: new HotCounts() };
+  private readonly hotCounts: Record<'ingressMessages' | 'ingressBytes' | 'readings' | 'batches' | 'published', HotCounts> = {
+    ingressMessages: new HotCounts((): Counter<string> => this.ingressMessages),
+    ingressBytes: new HotCounts((): Counter<string> => this.ingressBytes),
+    readings: new HotCounts((): Counter<string> => this.readings),
+    batches: new HotCounts((): Counter<string> => this.batches),
+    published: new HotCounts((): Counter<string> => this.published),
+  };
+  private readonly hotHistograms = { confirmLatency: new HotHistogram(CONFIRM_LATENCY_BUCKETS), endToEnd: new HotHistogram(END_TO_END_BUCKETS) };
   readonly ingressMessages = new Counter({ name: 'edge_ingress_messages_total', help: 'Messages received, by transport', labelNames: ['transport'], registers: [this.registry], collect: flushing(this.hotCounts.ingressMessages) });
   readonly ingressBytes = new Counter({ name: 'edge_ingress_bytes_total', help: 'Payload bytes received, by transport', labelNames: ['transport'], registers: [this.registry], collect: flushing(this.hotCounts.ingressBytes) });
   readonly readings = new Counter({ name: 'edge_readings_accepted_total', help: 'Readings in accepted batches', registers: [this.registry], collect: flushing(this.hotCounts.readings) });
@@ -99,17 +173,19 @@ export class BridgeMetrics {
     labelNames: ['reason'],
     registers: [this.registry],
   });
-  readonly confirmLatency = new Histogram({
+  readonly confirmLatency: Histogram<string> = new Histogram({
     name: 'edge_amqp_confirm_latency_seconds',
     help: 'Time from publish to broker confirm',
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    buckets: CONFIRM_LATENCY_BUCKETS,
     registers: [this.registry],
+    collect: flushingHistogram(this.hotHistograms.confirmLatency),
   });
-  readonly endToEnd = new Histogram({
+  readonly endToEnd: Histogram<string> = new Histogram({
     name: 'edge_accept_to_confirm_seconds',
     help: 'Time from accepting a batch to its broker confirm (includes time buffered)',
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300, 3600],
+    buckets: END_TO_END_BUCKETS,
     registers: [this.registry],
+    collect: flushingHistogram(this.hotHistograms.endToEnd),
   });
   readonly reconnects = new Counter({ name: 'edge_amqp_reconnects_total', help: 'AMQP reconnects', registers: [this.registry] });
   readonly storeDropped = new Counter({ name: 'edge_store_dropped_total', help: 'Records dropped by the overflow policy (never delivered)', registers: [this.registry] });
@@ -125,6 +201,8 @@ export class BridgeMetrics {
     readings: this.hotCounts.readings.add(),
     batches: this.hotCounts.batches.add(),
     confirmed: this.hotCounts.published.add({ result: 'confirmed' }),
+    confirmLatency: this.hotHistograms.confirmLatency as { observe(seconds: number): void },
+    endToEnd: this.hotHistograms.endToEnd as { observe(seconds: number): void },
   };
 
   /** Hands the hot series to their counters, for code that reads a counter without a scrape. */
@@ -134,6 +212,8 @@ export class BridgeMetrics {
     this.hotCounts.readings.flushInto(this.readings);
     this.hotCounts.batches.flushInto(this.batches);
     this.hotCounts.published.flushInto(this.published);
+    this.hotHistograms.confirmLatency.flushInto(this.confirmLatency);
+    this.hotHistograms.endToEnd.flushInto(this.endToEnd);
   }
 
   constructor(src: GaugeSources) {

@@ -213,3 +213,69 @@ describe('Grafana dashboard deploy/grafana/edge-bridge.json', () => {
     }
   });
 });
+
+describe('hot-path series', () => {
+  const HOT_METRICS = [
+    'edge_ingress_messages_total',
+    'edge_ingress_bytes_total',
+    'edge_readings_accepted_total',
+    'edge_batches_accepted_total',
+    'edge_amqp_publish_results_total',
+    'edge_amqp_confirm_latency_seconds',
+    'edge_accept_to_confirm_seconds',
+  ];
+  /** The exposition lines of the hot metrics, with each _sum as a number (summed in another order). */
+  async function exposition(m: BridgeMetrics): Promise<{ lines: string[]; sums: Map<string, number> }> {
+    const lines: string[] = [];
+    const sums = new Map<string, number>();
+    for (const line of (await m.registry.metrics()).split('\n')) {
+      const name = /^(\w+)/.exec(line)?.[1];
+      if (!name || !HOT_METRICS.some((h) => name.startsWith(h))) continue;
+      if (name.endsWith('_sum')) sums.set(name, Number(line.split(' ').pop()));
+      else lines.push(line);
+    }
+    return { lines, sums };
+  }
+
+  it('give the scrape prom-client would give for the same inc() and observe() calls, across scrapes', async () => {
+    const devices = new DeviceRegistry();
+    const hot = metricsFor(devices, 5);
+    const plain = metricsFor(devices, 5);
+    // Values on, between, below and above the bucket bounds, negative ones included (clock skew).
+    const seconds = [0, 0.001, 0.0011, 0.003, 0.05, 0.5, 2.5, 2.6, 4000, -1, 0.0049, 30, 301];
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 40; i++) {
+        const transport = i % 3 ? 'mqtt' : 'serial';
+        const v = seconds[(i + round) % seconds.length]!;
+        hot.hot.ingress[transport].messages.inc();
+        hot.hot.ingress[transport].bytes.inc(100 + i);
+        plain.ingressMessages.inc({ transport });
+        plain.ingressBytes.inc({ transport }, 100 + i);
+        hot.hot.readings.inc(16);
+        plain.readings.inc(16);
+        hot.hot.batches.inc();
+        plain.batches.inc();
+        hot.hot.confirmed.inc();
+        plain.published.inc({ result: 'confirmed' });
+        hot.hot.confirmLatency.observe(v);
+        plain.confirmLatency.observe(v);
+        hot.hot.endToEnd.observe(v * 10);
+        plain.endToEnd.observe(v * 10);
+      }
+      // The prom-client API still works beside the hot series.
+      hot.published.inc({ result: 'returned' });
+      plain.published.inc({ result: 'returned' });
+      const [a, b] = [await exposition(hot), await exposition(plain)];
+      expect(a.lines).toEqual(b.lines);
+      expect(a.lines.length).toBeGreaterThan(20);
+      expect([...a.sums.keys()]).toEqual([...b.sums.keys()]);
+      for (const [name, sum] of b.sums) expect(a.sums.get(name)).toBeCloseTo(sum, 9);
+    }
+  });
+
+  it('observe() refuses a value that is not a finite number, as prom-client does', () => {
+    const m = metricsFor(new DeviceRegistry(), 5);
+    expect(() => m.hot.confirmLatency.observe(NaN)).toThrow(TypeError);
+    expect(() => m.confirmLatency.observe(NaN)).toThrow(TypeError);
+  });
+});
