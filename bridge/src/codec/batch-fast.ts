@@ -30,7 +30,7 @@ const devices = new AsciiInterner(1024, MAX_DEVICE_BYTES);
 const firmwares = new AsciiInterner(64, MAX_FW_BYTES);
 const sensors = new AsciiInterner(256, MAX_SENSOR_BYTES);
 
-// The read position, shared by the helpers below (no tuple per field). -1 once anything failed.
+// The read position, shared by the helpers below (no tuple per field); reset by each call.
 let pos = 0;
 
 /** `a1 <k>`: a one-letter key in its canonical place. */
