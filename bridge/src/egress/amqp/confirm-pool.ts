@@ -94,8 +94,6 @@ interface PoolChannel {
   /** Delivery tags are per channel, from 1, one per successful publish. */
   nextTag: number;
   inFlight: Map<number, Pending>;
-  /** amqplib#184: basic.return carries no delivery tag, so returns are matched by message id. */
-  byId: Map<string, Pending[]>;
 }
 
 interface Slot {
@@ -353,7 +351,7 @@ export class ConfirmPool extends EventEmitter {
 
   private async openChannel(slot: Slot, model: ChannelModel): Promise<void> {
     const ch = await model.createConfirmChannel();
-    const pc: PoolChannel = { ch, open: true, draining: false, nextTag: 1, inFlight: new Map(), byId: new Map() };
+    const pc: PoolChannel = { ch, open: true, draining: false, nextTag: 1, inFlight: new Map() };
     let channelError: (Error & { code?: number }) | undefined;
     ch.on('error', (err: Error) => {
       channelError = err;
@@ -471,9 +469,6 @@ export class ConfirmPool extends EventEmitter {
     }
     const pending: Pending = { job };
     pc.inFlight.set(pc.nextTag++, pending);
-    const same = pc.byId.get(msg.messageId);
-    if (same) same.push(pending);
-    else pc.byId.set(msg.messageId, [pending]);
     this.counters.published++;
     this.inFlightTotal++;
     if (this.inFlightTotal > this.counters.maxInFlight) this.counters.maxInFlight = this.inFlightTotal;
@@ -486,22 +481,32 @@ export class ConfirmPool extends EventEmitter {
       for (const [t, p] of pc.inFlight) {
         if (t > tag) break;
         pc.inFlight.delete(t);
-        this.settle(pc, p, ack);
+        this.settle(p, ack);
       }
     } else {
       const p = pc.inFlight.get(tag);
       if (p) {
         pc.inFlight.delete(tag);
-        this.settle(pc, p, ack);
+        this.settle(p, ack);
       }
     }
     this.pump();
   }
 
   private onReturn(pc: PoolChannel, m: Message): void {
-    // The broker sends basic.return before the basic.ack of the same message, so it is still in flight.
+    // amqplib#184: basic.return carries no delivery tag, so it is matched by message id. The broker
+    // sends it before the basic.ack of the same message, so that message is still in flight; returns
+    // are rare, so a scan (oldest first) beats keeping an index by id for every publish.
     const id = m.properties.messageId as string | undefined;
-    const p = id === undefined ? undefined : pc.byId.get(id)?.find((x) => !x.returned);
+    let p: Pending | undefined;
+    if (id !== undefined) {
+      for (const x of pc.inFlight.values()) {
+        if (!x.returned && x.job.msg.messageId === id) {
+          p = x;
+          break;
+        }
+      }
+    }
     if (!p) {
       this.log?.warn({ messageId: id }, 'basic.return for no in-flight message');
       return;
@@ -510,27 +515,21 @@ export class ConfirmPool extends EventEmitter {
     p.returned = { replyCode: f.replyCode, replyText: f.replyText };
   }
 
-  private settle(pc: PoolChannel, p: Pending, ack: boolean): void {
-    this.forget(pc, p);
+  private settle(p: Pending, ack: boolean): void {
+    this.forget();
     if (p.returned) {
       this.counters.returned++;
       p.job.resolve({ kind: 'returned', ...p.returned });
     } else if (ack) {
       this.counters.confirmed++;
-      p.job.resolve({ kind: 'confirmed' });
+      p.job.resolve(CONFIRMED);
     } else {
       this.counters.nacked++;
       p.job.resolve({ kind: 'nacked' });
     }
   }
 
-  private forget(pc: PoolChannel, p: Pending): void {
-    const id = p.job.msg.messageId;
-    const same = pc.byId.get(id);
-    if (same) {
-      if (same.length === 1) pc.byId.delete(id);
-      else same.splice(same.indexOf(p), 1);
-    }
+  private forget(): void {
     this.inFlightTotal--;
     if (this.inFlightTotal === 0 && this.idleWaiters.length) {
       const waiters = this.idleWaiters;
@@ -542,7 +541,7 @@ export class ConfirmPool extends EventEmitter {
   /** The channel closed with confirms outstanding: their fate is unknown, so the caller retries. */
   private failChannel(pc: PoolChannel, cause: Error | undefined): void {
     for (const p of pc.inFlight.values()) {
-      this.forget(pc, p);
+      this.forget();
       if (p.returned) {
         // The broker already said it cannot route this: that answer stands without the ack.
         this.counters.returned++;
@@ -552,7 +551,6 @@ export class ConfirmPool extends EventEmitter {
       }
     }
     pc.inFlight.clear();
-    pc.byId.clear();
   }
 
   private fail(error: Error): PublishResult {
@@ -560,6 +558,8 @@ export class ConfirmPool extends EventEmitter {
     return { kind: 'failed', error };
   }
 }
+
+const CONFIRMED: PublishResult = Object.freeze({ kind: 'confirmed' });
 
 /** FNV-1a: cheap, stable, spreads device ids evenly over channels. */
 function hashDevice(device: string): number {
