@@ -72,7 +72,7 @@ export class Pipeline implements HealthSource {
   private storeWritable = true;
   private readonly degradedChecks: DegradedCheck[] = [];
   /** decodeBatch's out-parameter, read before the first await: one object serves every message. */
-  private readonly batchForm: BatchForm = {};
+  private readonly batchForm: BatchForm = { lazyReadings: true };
   /** The dashboard's live feed (undefined when observe.dashboard.enabled is false). */
   feed: LiveFeed | undefined;
 
@@ -96,6 +96,7 @@ export class Pipeline implements HealthSource {
     const decoded = decodeBatch(msg.payload, form);
     if (!decoded.ok) return this.reject(msg, decoded.error, decoded.detail);
     const batch = decoded.value;
+    const readingCount = form.readingCount ?? batch.readings.length;
 
     // The decoder already knows whether the payload can be forwarded as it is.
     const routed = router.route(msg, batch, form.canonical);
@@ -111,8 +112,8 @@ export class Pipeline implements HealthSource {
       return { kind: 'busy', reason: (err as Error).message };
     }
     this.storeWritable = true;
-    devices.onBatch(batch.device, batch.boot, batch.seq, batch.readings.length);
-    metrics.hot.readings.inc(batch.readings.length);
+    devices.onBatch(batch.device, batch.boot, batch.seq, readingCount);
+    metrics.hot.readings.inc(readingCount);
     metrics.hot.batches.inc();
     return STORED;
   };

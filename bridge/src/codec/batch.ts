@@ -15,7 +15,7 @@ import {
 import { MAX_PAYLOAD_BYTES, MAX_READINGS, MIN_READINGS, PROTOCOL_VERSION, UINT32_MAX } from './limits.ts';
 import { keyBytes, MsgpackWriter } from './msgpack-writer.ts';
 import { looksLikeJson, parseJson, unpackMsgpack } from './payload-reader.ts';
-import { readCanonicalBatch } from './batch-fast.ts';
+import { LazyBatch, readCanonicalBatch } from './batch-fast.ts';
 
 const MAX_FW_BYTES = 32;
 
@@ -35,6 +35,10 @@ function bad(key: string, name: string, expected: string, got: unknown) {
 export interface BatchForm {
   /** true: the payload is the canonical encoding of the batch (PROTOCOL §3.1); undefined: not known. */
   canonical?: boolean;
+  /** In: a canonical batch may read its readings on first use (see LazyBatch); the payload must not change meanwhile. */
+  lazyReadings?: boolean;
+  /** Out: how many readings the batch holds (without touching `readings`). */
+  readingCount?: number;
 }
 
 /**
@@ -45,20 +49,28 @@ export interface BatchForm {
  * and validateBatchMap.
  */
 export function decodeBatch(payload: Buffer, form?: BatchForm): DecodeResult<Batch> {
-  if (form) form.canonical = undefined;
+  if (form) {
+    form.canonical = undefined;
+    form.readingCount = undefined;
+  }
   if (payload.length > MAX_PAYLOAD_BYTES) {
     return fail('too_large', `payload of ${payload.length} bytes exceeds ${MAX_PAYLOAD_BYTES}`);
   }
   try {
-    const fast = readCanonicalBatch(payload);
+    const fast = readCanonicalBatch(payload, form?.lazyReadings === true);
     if (fast) {
-      if (form) form.canonical = true;
+      if (form) {
+        form.canonical = true;
+        form.readingCount = fast instanceof LazyBatch ? fast.readingCount : fast.readings.length;
+      }
       return { ok: true, value: fast };
     }
   } catch {
     // It checks every bound and should not throw; if it ever does, the lenient path decides.
   }
-  return decodeBatchLenient(payload);
+  const lenient = decodeBatchLenient(payload);
+  if (form && lenient.ok) form.readingCount = lenient.value.readings.length;
+  return lenient;
 }
 
 /** decodeBatch without the canonical fast path: msgpackr or JSON, then validateBatchMap. */

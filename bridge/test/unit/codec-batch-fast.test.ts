@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { decodeBatch, decodeBatchLenient, encodeBatch, encodeBatchJson, type BatchForm } from '../../src/codec/index.ts';
-import { readCanonicalBatch } from '../../src/codec/batch-fast.ts';
+import { LazyBatch, readCanonicalBatch } from '../../src/codec/batch-fast.ts';
 import { isCanonicalBatch } from '../../src/routing/canonical.ts';
 import type { Batch } from '../../src/types.ts';
 
@@ -80,6 +80,20 @@ function checkAgreement(payload: Buffer): void {
     expect(want.ok).toBe(true);
     expect(got.ok && isCanonicalBatch(payload, got.value)).toBe(true);
   }
+  expect(form.readingCount).toBe(want.ok ? want.value.readings.length : undefined);
+  // As the pipeline decodes: readings read on first use, the same batch once they are.
+  const lazyForm: BatchForm = { lazyReadings: true };
+  const lazy = decodeBatch(payload, lazyForm);
+  expect(lazy.ok).toBe(want.ok);
+  expect(lazyForm.canonical).toBe(form.canonical);
+  expect(lazyForm.readingCount).toBe(form.readingCount);
+  if (lazy.ok && want.ok) {
+    const { device, boot, seq, fw, ts, unsynced, v } = lazy.value;
+    expect({ v, device, boot, seq, fw, ts, unsynced, readings: lazy.value.readings }).toEqual(want.value);
+    expect(lazy.value.readings).toBe(lazy.value.readings); // read once
+  } else {
+    expect(lazy).toEqual(want);
+  }
 }
 
 describe('canonical fast path', () => {
@@ -147,6 +161,23 @@ describe('canonical fast path', () => {
       }),
       params,
     );
+  });
+
+  it('reads a lazy batch\'s readings only when asked, from the checked payload', () => {
+    const batch: Batch = { v: 1, device: 'node-1', boot: 7, seq: 9, fw: '1.0', ts: 1_700_000_000_000, unsynced: false, readings: [
+      { sensor: 'temperature', offset: 0, value: Math.fround(21.5) },
+      { sensor: 'humidity', offset: 1000, value: Math.fround(40.25) },
+    ] };
+    const payload = encodeBatch(batch);
+    const form: BatchForm = { lazyReadings: true };
+    const r = decodeBatch(payload, form);
+    expect(r.ok && r.value instanceof LazyBatch).toBe(true);
+    expect(form.readingCount).toBe(2);
+    if (!r.ok) return;
+    expect(r.value.readings).toEqual(batch.readings);
+    // Without the flag (every other caller): plain readings, as before.
+    const plain = decodeBatch(payload);
+    expect(plain.ok && plain.value instanceof LazyBatch).toBe(false);
   });
 
   it('agrees with the lenient path on every shared vector', () => {
