@@ -1,5 +1,7 @@
-// The compact in-memory index of live records: six typed-array columns, 25 bytes
-// per record, no per-record objects and no bodies (1M backlogged records ≈ 25-50 MB).
+// The compact in-memory index of live records: six typed-array columns, 21 bytes
+// per record, no per-record objects and no bodies (1M backlogged records ≈ 21-42 MB).
+// Ids are kept as uint32 offsets from the oldest live id's base: the live span of ids
+// is bounded by the store's record limit, far below 2^32.
 // acceptedAt is a float32 offset from the index's creation: exact to the ms within
 // 4.6 hours of it, within 0.2 s for a record a month old (ages and TTLs only).
 // Entries are pushed in id order, so lookup by id is a binary search and the
@@ -17,7 +19,9 @@ export class RecordIndex {
   tail = 0;
   /** Every entry in [head, cursor) is not PENDING: take() starts here. */
   cursor = 0;
-  id = new Float64Array(this.capacity);
+  /** id - idBase; see idAt(). */
+  idRel = new Uint32Array(this.capacity);
+  private idBase = 0;
   segment = new Uint32Array(this.capacity);
   offset = new Uint32Array(this.capacity);
   length = new Uint32Array(this.capacity);
@@ -31,13 +35,27 @@ export class RecordIndex {
 
   push(id: number, segment: number, offset: number, length: number, acceptedAt: number, state = PENDING): void {
     if (this.tail === this.capacity) this.makeRoom();
+    if (this.tail === this.head) this.idBase = id;
+    else if (id - this.idBase > 0xffff_ffff) this.rebase(id);
     const k = this.tail++;
-    this.id[k] = id;
+    this.idRel[k] = id - this.idBase;
     this.segment[k] = segment;
     this.offset[k] = offset;
     this.length[k] = length;
     this.acceptedAtRel[k] = acceptedAt - this.base;
     this.state[k] = state;
+  }
+
+  idAt(k: number): number {
+    return this.idBase + this.idRel[k]!;
+  }
+
+  /** Moves the base up to the oldest live id before `next` is pushed. Throws if the ids would still span 2^32 (no store limit allows that). */
+  private rebase(next: number): void {
+    const shift = this.idRel[this.head]!;
+    if (next - (this.idBase + shift) > 0xffff_ffff) throw new RangeError('record index: live ids span more than 2^32');
+    for (let k = this.head; k < this.tail; k++) this.idRel[k] = this.idRel[k]! - shift;
+    this.idBase += shift;
   }
 
   acceptedAtOf(k: number): number {
@@ -50,7 +68,7 @@ export class RecordIndex {
     let hi = this.tail - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
-      const v = this.id[mid]!;
+      const v = this.idBase + this.idRel[mid]!;
       if (v === id) return mid;
       if (v < id) lo = mid + 1;
       else hi = mid - 1;
@@ -70,7 +88,7 @@ export class RecordIndex {
     // Slide down when at least half is dead space; otherwise double. Amortised O(1) per push.
     const capacity = live * 2 <= this.capacity ? this.capacity : this.capacity * 2;
     const shift = this.head;
-    for (const key of ['id', 'segment', 'offset', 'length', 'acceptedAtRel', 'state'] as const) {
+    for (const key of ['idRel', 'segment', 'offset', 'length', 'acceptedAtRel', 'state'] as const) {
       const old = this[key];
       if (capacity === this.capacity) {
         old.copyWithin(0, this.head, this.tail);

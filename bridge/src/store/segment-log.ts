@@ -482,7 +482,7 @@ export class SegmentLogStore implements StoreAndForward {
     for (; k < ix.tail && out.length < max; k++) {
       if (ix.state[k] !== PENDING) continue;
       ix.state[k] = IN_FLIGHT;
-      const id = ix.id[k]!;
+      const id = ix.idAt(k);
       const rec = this.hot.get(id);
       if (rec) {
         this.dropHot(id);
@@ -668,11 +668,11 @@ export class SegmentLogStore implements StoreAndForward {
     const ix = this.index;
     const items: Located[] = positions.map((k) => {
       ix.state[k] = REMOVING;
-      this.dropHot(ix.id[k]!);
+      this.dropHot(ix.idAt(k));
       this.pendingCount--;
       this.liveRecords--;
       this.liveBytes -= ix.length[k]!;
-      return { id: ix.id[k]!, segment: ix.segment[k]!, offset: ix.offset[k]!, length: ix.length[k]! };
+      return { id: ix.idAt(k), segment: ix.segment[k]!, offset: ix.offset[k]!, length: ix.length[k]! };
     });
     const done = this.finishRemoval(items, why).finally(() => this.removals.delete(done));
     this.removals.add(done);
