@@ -15,10 +15,20 @@ export interface BridgeProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
+/** The Environment= settings of the systemd unit, e.g. { NODE_OPTIONS: '--max-semi-space-size=8 ...', MALLOC_ARENA_MAX: '2' }. */
+export function deployedEnvironment(root: string): Record<string, string> {
+  const unit = readFileSync(join(root, 'deploy/systemd/edge-bridge.service'), 'utf8');
+  const env: Record<string, string> = {};
+  for (const m of unit.matchAll(/^Environment=(?:"([^"\n]*)"|(\S+))$/gm)) {
+    const [k, ...v] = (m[1] ?? m[2]!).split('=');
+    env[k!] = v.join('=');
+  }
+  return env;
+}
+
 /** The NODE_OPTIONS the systemd unit runs the bridge with. */
 export function deployedNodeOptions(root: string): string[] {
-  const unit = readFileSync(join(root, 'deploy/systemd/edge-bridge.service'), 'utf8');
-  return /^Environment="?NODE_OPTIONS=([^"\n]*)"?$/m.exec(unit)?.[1]?.trim().split(/\s+/) ?? [];
+  return deployedEnvironment(root).NODE_OPTIONS?.trim().split(/\s+/) ?? [];
 }
 
 export async function startBridge(opts: { root: string; dir: string; name: string; config: Record<string, unknown>; httpPort: number; mqttPort: number; nodeArgs?: string[] }): Promise<BridgeProcess> {
@@ -31,8 +41,11 @@ export async function startBridge(opts: { root: string; dir: string; name: strin
   // e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the bridge under test.
   const nodeArgs = [...deployedNodeOptions(opts.root), ...(process.env.BENCH_BRIDGE_NODE_ARGS ?? '').split(' ').filter(Boolean), ...(opts.nodeArgs ?? [])];
   const profiling = nodeArgs.some((a) => a.startsWith('--cpu-prof') || a.startsWith('--heap-prof'));
+  // The unit's other settings (MALLOC_ARENA_MAX) too; its NODE_OPTIONS are passed as arguments above.
+  const { NODE_OPTIONS: _asArgs, ...unitEnv } = deployedEnvironment(opts.root);
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, join(opts.root, 'bridge/bin/edge-bridge.js'), 'start', '-c', cfgFile], {
     cwd: opts.dir,
+    env: { ...process.env, ...unitEnv },
     stdio: ['ignore', out, out],
   });
   closeSync(out);

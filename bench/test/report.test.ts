@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { consoleReport, markdownReport, svgChart, updateReadme, type ScenarioRow, type TargetRow } from '../lib/report.ts';
 import { cpuSeconds, rssBytes, sampleProcess } from '../lib/proc-stats.ts';
-import { deployedNodeOptions } from '../lib/bridge-process.ts';
+import { deployedEnvironment, deployedNodeOptions } from '../lib/bridge-process.ts';
 
 const scenarios: ScenarioRow[] = [
   { name: '1 ceiling', msgsPerSec: 10_000, readingsPerSec: 160_000, latencyRate: 5000, p50Ms: 1, p99Ms: 8, rssMb: undefined, cpu: undefined },
@@ -75,5 +75,9 @@ describe('bench report', () => {
     const opts = deployedNodeOptions('.');
     expect(opts.length).toBeGreaterThan(0);
     for (const o of opts) expect(unit).toContain(o);
+    const env = deployedEnvironment('.');
+    expect(env.MALLOC_ARENA_MAX).toBe('2');
+    expect(env.NODE_ENV).toBe('production');
+    expect(env.NODE_OPTIONS?.split(/\s+/)).toEqual(opts);
   });
 });
