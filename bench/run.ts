@@ -562,7 +562,8 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${consoleReport(scenarios, targets, profile)}\n\n${meta}\n`);
   const dir = join(root, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
-  const base = join(dir, `${new Date().toISOString().slice(0, 10)}${quick ? '-quick' : ''}`);
+  // Only full runs of everything are kept in git; quick and --only runs get their own (ignored) names.
+  const base = join(dir, `${new Date().toISOString().slice(0, 10)}${quick ? '-quick' : only ? '-partial' : ''}`);
   writeFileSync(`${base}.json`, JSON.stringify({ at: new Date().toISOString(), quick, durationS: totalS, targets, scenarios, raw }, null, 2) + '\n');
   writeFileSync(`${base}.svg`, svgChart(scenarios, meta.split(';')[0]!));
   process.stdout.write(`written: ${base}.json, ${base}.svg\n`);
