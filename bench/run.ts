@@ -258,16 +258,17 @@ function row(key: string, name: string): ScenarioRow | undefined {
 }
 
 // ------------------------------------------------------------------ scenarios
-async function ceiling(round: number): Promise<Round> {
-  progress(`scenario 1/5, round ${round + 1}: ceiling (amqplib, 2 connections x 2 confirm channels x 500 in flight, the bridge's message properties)`);
+async function ceiling(round: number, light = false): Promise<Round> {
+  const key = light ? 's1b' : 's1';
+  progress(`scenario 1${light ? 'b' : ''}/5, round ${round + 1}: ceiling (amqplib, 2 connections x 2 confirm channels x 500 in flight, ${light ? 'light messages: no headers, not mandatory' : "the bridge's message properties"})`);
   const pub = Worker.start(join(root, 'bench/load/amqp-publisher.ts'), 'ceiling');
   cleanups.push(() => pub.stop());
-  await pub.call('connect', { url: rabbit.amqpUrl, exchange: EXCHANGE, keyPrefix: KEY_PREFIX, topicPrefix: PREFIX, connections: 2, channelsPerConnection: 2, window: 500, devices: P.devices, bridgeProperties: true });
-  const t = await throughput(`s1t${round}`, (d) => pub.call('run', { phase: `s1t${round}`, rate: 0, durationMs: d }), { 'load generators': pub.pid });
-  await waitUntil('s1t drained', async () => (await count(`s1t${round}`)) >= t.load.acked, P.settleMs);
-  const l = await latency(`s1l${round}`, t.rate / 2, (rate, d) => pub.call('run', { phase: `s1l${round}`, rate, durationMs: d }));
+  await pub.call('connect', { url: rabbit.amqpUrl, exchange: EXCHANGE, keyPrefix: KEY_PREFIX, topicPrefix: PREFIX, connections: 2, channelsPerConnection: 2, window: 500, devices: P.devices, bridgeProperties: !light });
+  const t = await throughput(`${key}t${round}`, (d) => pub.call('run', { phase: `${key}t${round}`, rate: 0, durationMs: d }), { 'load generators': pub.pid });
+  await waitUntil(`${key}t drained`, async () => (await count(`${key}t${round}`)) >= t.load.acked, P.settleMs);
+  const l = await latency(`${key}l${round}`, t.rate / 2, (rate, d) => pub.call('run', { phase: `${key}l${round}`, rate, durationMs: d }));
   await pub.stop();
-  return record('s1', { tput: t, lat: l });
+  return record(key, { tput: t, lat: l });
 }
 
 async function plugin(round: number): Promise<Round> {
@@ -503,6 +504,8 @@ async function main(): Promise<void> {
   // once rather than one scenario every time; each figure is the median of its rounds.
   for (let round = 0; round < P.rounds; round++) {
     if (want('ceiling')) await ceiling(round);
+    // The same publisher with lighter messages: what PROTOCOL.md's headers and mandatory cost RabbitMQ (no target).
+    if (want('ceiling') && !quick) await ceiling(round, true);
     const pl = want('plugin') ? await plugin(round) : undefined;
     if (want('embedded')) await embedded(round, pl?.tput.rate);
     if (want('naive')) await naive(round);
@@ -510,6 +513,7 @@ async function main(): Promise<void> {
   if (want('external')) await external();
   const profile = want('profile') && (!quick || process.argv.includes('--profile')) ? await profileBridge() : [];
   const s1 = row('s1', '1 ceiling: amqplib direct');
+  row('s1b', '1b ceiling, light messages');
   const s4 = row('s4', '4 RabbitMQ MQTT plugin');
   const s2 = row('s2', '2 bridge, embedded MQTT');
   row('s3', '3 bridge, external Mosquitto');
