@@ -191,23 +191,7 @@ export class MsgpackWriter {
   /** fixstr up to 31 bytes, then str8, str16. */
   str(value: string): void {
     // Short ASCII (ids, keys, sensor names): copy char codes, no byteLength + write.
-    const n = value.length;
-    if (n <= 31) {
-      this.ensure(n + 1);
-      const b = this.buf;
-      const start = this.pos + 1;
-      let i = 0;
-      for (; i < n; i++) {
-        const c = value.charCodeAt(i);
-        if (c >= 0x80) break;
-        b[start + i] = c;
-      }
-      if (i === n) {
-        b[this.pos] = 0xa0 | n;
-        this.pos = start + n;
-        return;
-      }
-    }
+    if (value.length <= 31 && this.asciiStr(value)) return;
     const length = Buffer.byteLength(value, 'utf8');
     this.ensure(length + 3);
     const b = this.buf;
