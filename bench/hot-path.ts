@@ -60,7 +60,7 @@ export function messages(n: number): RawMessage[] {
   const out: RawMessage[] = [];
   for (let i = 0; i < n; i++) {
     const device = `embedded-${i % DEVICES}`;
-    out.push({ transport: 'mqtt', topic: `bench/floor1/${device}/telemetry`, payload: batchPayload(device, i), source: device, receivedAt: Date.now() });
+    out.push({ transport: 'mqtt', topic: `bench/floor1/${device}/telemetry`, payload: batchPayload(device, i), source: device, receivedAt: Date.now(), identity: device, kind: 'telemetry' });
   }
   return out;
 }

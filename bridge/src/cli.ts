@@ -220,7 +220,8 @@ program
   .requiredOption('--file <path>', 'credentials file (mqtt.embedded.auth.credentialsFile); created with mode 0600')
   .option('--secret-env <name>', 'read the secret from this environment variable (default: generate one and print it once)')
   .option('--operator', 'an operator login: may publish and subscribe to any device\'s cmd topic, nothing else')
-  .action(async (device: string, o: { file: string; secretEnv?: string; operator?: boolean }) => {
+  .option('--prefix <prefix>', 'a topic prefix this login may use, e.g. factory/floor1 (repeatable; default: mqtt.topicPrefixes, else any)', collect, [])
+  .action(async (device: string, o: { file: string; secretEnv?: string; operator?: boolean; prefix: string[] }) => {
     const given = o.secretEnv ? process.env[o.secretEnv] : undefined;
     if (o.secretEnv && !given) {
       process.stderr.write(`edge-bridge credentials: environment variable ${o.secretEnv} is not set\n`);
@@ -228,7 +229,7 @@ program
     }
     const secret = given ?? randomBytes(18).toString('base64url');
     try {
-      await addCredential(o.file, device, secret, o.operator ? 'operator' : 'device');
+      await addCredential(o.file, device, secret, o.operator ? 'operator' : 'device', o.prefix);
     } catch (err) {
       if (!(err instanceof CredentialsError)) throw err;
       process.stderr.write(`edge-bridge credentials: ${err.message}\n`);

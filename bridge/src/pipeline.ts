@@ -3,7 +3,9 @@
 // and decides what each sender is told (IngestOutcome).
 //
 // The promise: `stored` (PUBACK / ack frame) is returned only after
-// store.append() resolved, and append resolves only after fsync.
+// store.append() resolved, and append resolves only after fsync. A message whose
+// payload speaks for another device than the ingress verified is never stored:
+// message ids and headers come from that verified identity.
 import type { Logger } from 'pino';
 import type { BridgeConfig } from './config/index.ts';
 import { readTlsFiles } from './config/tls-files.ts';
@@ -15,11 +17,12 @@ import { ConfirmPool, type Topology } from './egress/amqp/index.ts';
 import { EmbeddedMqttIngress } from './ingress/mqtt-broker.ts';
 import { ExternalMqttIngress } from './ingress/mqtt-client.ts';
 import { SerialIngress } from './ingress/serial.ts';
-import { MqttAccess } from './ingress/mqtt-auth.ts';
+import { DeviceAccess } from './ingress/mqtt-auth.ts';
 import type { StatusSnapshot } from './observe/console-status.ts';
 import type { HealthSource } from './observe/http.ts';
 import { Forwarder } from './forwarder.ts';
 import { Quarantine } from './quarantine/quarantine.ts';
+import { BurstLog } from './observe/burst-log.ts';
 import { DeviceRegistry } from './observe/devices.ts';
 import { BridgeMetrics } from './observe/metrics.ts';
 import { LiveFeed } from './observe/live-feed.ts';
@@ -75,6 +78,9 @@ export class Pipeline implements HealthSource {
   private readonly batchForm: BatchForm = { lazyReadings: true };
   /** The dashboard's live feed (undefined when observe.dashboard.enabled is false). */
   feed: LiveFeed | undefined;
+  /** Quarantined input is logged once per burst, with the last entry as an example. */
+  private lastRejected: Record<string, string> = {};
+  private readonly rejectedLog = new BurstLog(({ counts, sinceMs }) => this.log.warn({ counts, sinceMs, last: this.lastRejected }, 'payloads quarantined'));
 
   constructor(
     readonly config: BridgeConfig,
@@ -89,13 +95,14 @@ export class Pipeline implements HealthSource {
     ingress.messages.inc();
     ingress.bytes.inc(msg.payload.length);
     if (this.stopping) return { kind: 'busy', reason: 'bridge is stopping' };
-
-    if (msg.topic.endsWith('/status')) return this.handleStatus(msg);
+    if (msg.refused) return this.reject(msg, msg.refused.reason, msg.refused.detail);
+    if (msg.kind === 'status') return this.handleStatus(msg);
 
     const form = this.batchForm;
     const decoded = decodeBatch(msg.payload, form);
     if (!decoded.ok) return this.reject(msg, decoded.error, decoded.detail);
     const batch = decoded.value;
+    if (batch.device !== msg.identity) return this.rejectImpostor(msg, batch.device);
     const readingCount = form.readingCount ?? batch.readings.length;
 
     // The decoder already knows whether the payload can be forwarded as it is.
@@ -118,25 +125,38 @@ export class Pipeline implements HealthSource {
     return STORED;
   };
 
-  private handleStatus(msg: RawMessage): IngestOutcome {
+  private async handleStatus(msg: RawMessage): Promise<IngestOutcome> {
     const decoded = decodeStatus(msg.payload);
     if (!decoded.ok) return this.reject(msg, decoded.error, decoded.detail);
     const s = decoded.value;
+    if (s.d !== msg.identity) return this.rejectImpostor(msg, s.d);
     this.parts.devices.onStatus(s.d, { online: s.st === 'online', boot: s.b, drop: s.drop, iv: s.iv, bs: s.bs, cmd: s.cmd });
     this.parts.downlink?.onStatus(s.d, s.cmd ?? 0, s.st === 'online');
-    return { kind: 'stored' };
+    return STORED;
   }
 
-  private reject(msg: RawMessage, reason: string, detail: string): IngestOutcome {
+  /** A payload that names another device than the one the ingress verified: kept aside, acknowledged. */
+  private rejectImpostor(msg: RawMessage, claimed: string): Promise<IngestOutcome> {
+    if (msg.identity) this.parts.devices.onIdentityMismatch(msg.identity);
+    const who = msg.identity ? `'${msg.identity}'` : `none (no device '${claimed}' declared on ${msg.source})`;
+    return this.reject(msg, 'identity_mismatch', `payload says device '${claimed}', the connection's identity is ${who}`);
+  }
+
+  /**
+   * Quarantines the message and answers 'rejected' (acknowledged: resending cannot fix it) once
+   * the entry is written, or at once when the quarantine queue is full (counted as dropped). A
+   * failed write answers 'busy': the sender keeps it.
+   */
+  private async reject(msg: RawMessage, reason: string, detail: string): Promise<IngestOutcome> {
     this.parts.metrics.decodeFailures.inc({ reason });
+    this.lastRejected = { reason, detail, topic: msg.topic, source: msg.source, identity: msg.identity };
+    this.rejectedLog.count(reason);
     try {
-      this.parts.quarantine.put({ reason, detail, topic: msg.topic, source: msg.source, payload: msg.payload });
+      await this.parts.quarantine.put({ reason, detail, topic: msg.topic, source: msg.source, identity: msg.identity, payload: msg.payload });
     } catch (err) {
-      // Could not keep it: then do not acknowledge it either.
-      this.log.error({ err }, 'quarantine write failed');
+      this.log.error({ err }, 'quarantine write failed; not acknowledging');
       return { kind: 'busy', reason: 'quarantine unavailable' };
     }
-    this.log.warn({ reason, detail, topic: msg.topic, source: msg.source }, 'payload quarantined');
     return { kind: 'rejected', reason: `${reason}: ${detail}` };
   }
 
@@ -144,11 +164,12 @@ export class Pipeline implements HealthSource {
     const { store, pool, forwarder, quarantine, ingresses, metrics } = this.parts;
     const report = await store.open();
     this.log.info({ report }, 'store opened');
-    quarantine.open();
+    await quarantine.open();
     const reach = checkRoutes(this.config.routing.rules, bindingsOf(this.config));
     const unreachable = reach.filter((r) => !r.reachable);
     metrics.unreachableRoutes.set(unreachable.length);
     for (const r of unreachable) this.log.warn({ rule: r.rule }, 'routing rule reaches no queue: its messages will be parked');
+    this.warnAboutOpenDoors();
     await pool.start();
     forwarder.start();
     this.parts.queueHealth?.start();
@@ -158,6 +179,20 @@ export class Pipeline implements HealthSource {
     }
     await this.parts.downlink?.start();
     this.log.info({ mqttPort: this.mqttPort(), store: this.config.store.dir }, 'bridge ready');
+  }
+
+  /** Settings that are allowed but leave a door open: said once at start. */
+  private warnAboutOpenDoors(): void {
+    const e = this.config.mqtt.embedded;
+    if (this.config.mqtt.mode === 'embedded' && e.allowAnonymous && !e.auth) {
+      this.log.warn({ host: e.host }, 'mqtt.embedded.allowAnonymous: true: the MQTT listener takes anyone who reaches it, and any client can publish as any device');
+    }
+    for (const port of this.config.serial.ports) {
+      if (port.topicPrefix === undefined) {
+        const where = 'path' in port ? port.path : `tcp:${port.tcp}`;
+        this.log.warn({ port: where }, `serial port without topicPrefix: its batches are routed by the topic serial:${where}; set serial.ports[].topicPrefix (e.g. factory/floor1) to route them as <topicPrefix>/<device>/telemetry`);
+      }
+    }
   }
 
   /** Graceful stop: no new input, finish in-flight work, close the store. */
@@ -170,7 +205,8 @@ export class Pipeline implements HealthSource {
     await this.parts.queueHealth?.stop();
     await pool.close().catch((err: unknown) => this.log.error({ err }, 'amqp close failed'));
     await store.close();
-    quarantine.close();
+    this.rejectedLog.flush();
+    await quarantine.close();
   }
 
   /** The embedded broker's bound port (the demo's virtual nodes connect to it). */
@@ -242,7 +278,8 @@ export function createPipeline(config: BridgeConfig, log: Logger, seams: { store
   // Records removed by policy are never delivered: keep them where an operator can find them.
   const park = (reason: string) => (records: StoredRecord[]) => {
     for (const r of records) {
-      quarantine.put({ reason, detail: `${r.messageId} -> ${r.routingKey}`, topic: String(r.headers['x-topic'] ?? ''), source: r.device, payload: r.body });
+      const entry = { reason, detail: `${r.messageId} -> ${r.routingKey}`, topic: String(r.headers['x-topic'] ?? ''), source: r.device, payload: r.body };
+      quarantine.put(entry, true).catch((err: unknown) => log.error({ err, messageId: r.messageId }, 'parked record not written to the quarantine'));
     }
   };
   let metrics: BridgeMetrics | undefined;
@@ -291,6 +328,7 @@ export function createPipeline(config: BridgeConfig, log: Logger, seams: { store
     amqpBlocked: () => pool.blocked,
     perDevice: () => devices.topByTraffic(config.observe.deviceMetrics.top, config.observe.deviceMetrics.devices),
     serialPorts: () => ingresses.flatMap((i) => (i instanceof SerialIngress ? i.stats.ports : [])),
+    quarantineDropped: () => quarantine.dropped,
     mqttLimits: () => ingresses.find((i): i is EmbeddedMqttIngress => i instanceof EmbeddedMqttIngress)?.limitStats,
     readiness: () => {
       const r = pipeline.readiness();
@@ -322,13 +360,9 @@ export function createPipeline(config: BridgeConfig, log: Logger, seams: { store
   const mq = config.mqtt;
   if (mq.mode === 'embedded') {
     // Read at start-up: a missing or malformed credentials file stops the bridge with its path.
-    const access = mq.embedded.auth ? new MqttAccess(mq.embedded.auth.credentialsFile) : undefined;
+    const access = new DeviceAccess({ credentialsFile: mq.embedded.auth?.credentialsFile, topicPrefixes: mq.topicPrefixes });
     const embedded = new EmbeddedMqttIngress({
-      ...(access && {
-        authenticate: (clientId: string, username: string | undefined, password: Buffer | undefined) => access.authenticate(clientId, username, password),
-        authorizePublish: (clientId: string, topic: string) => access.mayPublish(clientId, topic),
-        authorizeSubscribe: (clientId: string, topic: string) => access.maySubscribe(clientId, topic),
-      }),
+      access,
       host: mq.embedded.host,
       port: mq.embedded.port,
       maxPayloadBytes: mq.embedded.maxPayloadBytes,
@@ -346,6 +380,7 @@ export function createPipeline(config: BridgeConfig, log: Logger, seams: { store
         topics: mq.external.topics,
         username: mq.external.username,
         password: mq.external.password,
+        topicPrefixes: mq.topicPrefixes,
         logger: log.child({ stage: 'mqtt' }),
       }),
     );

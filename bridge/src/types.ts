@@ -2,15 +2,27 @@
 //   ingress -> codec -> routing -> store -> egress (+ downlink back).
 // Each stage imports only from here and from upstream stages; pipeline.ts wires them.
 
+/** What a device message is: a batch of readings, or a status (PROTOCOL.md sections 3 and 5). */
+export type MessageKind = 'telemetry' | 'status';
+
 /** One message as an ingress transport received it, before decoding. */
 export interface RawMessage {
   transport: 'mqtt' | 'serial';
-  /** MQTT topic, or `serial:<port>` for a serial frame. */
+  /** The topic the routing rules see: the MQTT topic, or `<topicPrefix>/<device>/<kind>` for serial. */
   topic: string;
   payload: Buffer;
   /** Client id or port path, for logs and per-connection limits. */
   source: string;
   receivedAt: number;
+  /**
+   * The device this message may speak for, as the ingress verified it: the login, the topic's
+   * device level, or a serial port's declared device. Empty when no device may send it (an
+   * undeclared serial device). The payload's own device field must equal it.
+   */
+  identity: string;
+  kind: MessageKind;
+  /** Set when the ingress already knows the message is unusable (e.g. oversized): quarantined undecoded. */
+  refused?: { reason: string; detail: string };
 }
 
 export interface Reading {

@@ -6,6 +6,7 @@ export { decodeStatus, encodeStatus, encodeLastWill } from './status.ts';
 export type { DeviceStatus, StatusMessage, StatusState } from './status.ts';
 export { decodeCommand, encodeCommand, validateCommand, COMMAND_OPS } from './command.ts';
 export type { Command, CommandOp, CommandErrorCode, CommandResult } from './command.ts';
+export { isDeviceId } from './fields.ts';
 export { crc16 } from './crc16.ts';
 export { cobsEncode, cobsDecode, cobsMaxEncodedLength } from './cobs.ts';
 export type { CobsResult } from './cobs.ts';

@@ -5,6 +5,8 @@
 // `<path>: expected ..., found ... (from ...)`.
 import { z } from 'zod';
 import { compileRule, DEFAULT_RULE, RoutingRuleError } from '../routing/rules.ts';
+import { isDeviceId } from '../codec/index.ts';
+import { isTopicPrefix } from '../ingress/mqtt-auth.ts';
 
 const expect = (what: string) => ({ error: `expected ${what}` });
 
@@ -18,6 +20,9 @@ const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
 const hostPort = () => z.string(expect('"host:port"')).regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, expect('"host:port"'));
 const amqpUrl = () => z.string(expect('an amqp:// or amqps:// URL')).regex(/^amqps?:\/\/\S+$/, expect('an amqp:// or amqps:// URL'));
 const mqttUrl = () => z.string(expect('an mqtt://, mqtts://, ws:// or wss:// URL')).regex(/^(mqtts?|wss?|tcp|ssl):\/\/\S+$/, expect('an mqtt://, mqtts://, ws:// or wss:// URL'));
+
+const topicPrefix = () => z.string(expect('a topic prefix such as "factory/floor1"')).refine(isTopicPrefix, expect('a topic prefix such as "factory/floor1" (no wildcards, no empty level)'));
+const deviceId = () => z.string(expect('a device id')).refine(isDeviceId, expect('a device id ([A-Za-z0-9_-]{1,64})'));
 
 const tlsFiles = z.strictObject({ certFile: text(), keyFile: text() }, expect('{ certFile, keyFile }'));
 
@@ -34,17 +39,29 @@ const connectionLimits = z.strictObject({
   publishBurst: posInt().default(400),
   /** A client paced without a break this long is disconnected. 0: never. */
   disconnectAfterPacedMs: nonNegInt().default(60_000),
+  /** Open connections at once; past it a new one is closed unread. 0: unlimited. Each costs a file descriptor. */
+  maxConnections: nonNegInt().default(16_000),
+  /** Open connections at once from one remote address (devices behind one NAT share it). 0: unlimited. */
+  maxConnectionsPerAddress: nonNegInt().default(1000),
 });
 
 const mqtt = z.strictObject({
   /** embedded: the bridge is the broker (PUBACK after the durable write); external: it subscribes elsewhere. */
   mode: oneOf(['embedded', 'external', 'off']).default('embedded'),
+  /**
+   * Prefixes devices publish under (`<prefix>/<device>/telemetry`), matched whole. A login's own
+   * `prefixes` (credentials add --prefix) take precedence. Unset: any prefix.
+   */
+  topicPrefixes: z.array(topicPrefix(), expect('a list of topic prefixes')).min(1, expect('at least one topic prefix')).optional(),
   embedded: z
     .strictObject({
-      host: text().default('0.0.0.0'),
+      /** Loopback unless set: a listener on the network needs logins (auth) or allowAnonymous. */
+      host: text().default('127.0.0.1'),
       port: port().default(1883),
       maxPayloadBytes: posInt().default(8192),
       auth: z.strictObject({ credentialsFile: text() }).optional(),
+      /** Lets a non-loopback listener run without logins: anyone who reaches it can publish as any device. */
+      allowAnonymous: bool().default(false),
       tls: tlsFiles.optional(),
       limits: connectionLimits.prefault({}),
     })
@@ -68,12 +85,17 @@ const mqtt = z.strictObject({
     .prefault({}),
 });
 
+/** Who may speak on a serial link, and the topic its messages get (`<topicPrefix>/<device>/<kind>`). */
+const serialLink = {
+  topicPrefix: topicPrefix().optional(),
+  devices: z.union([z.literal('any'), z.array(deviceId()).min(1, expect('at least one device id'))], expect("'any' or a list of device ids")).default('any'),
+};
 const serialPort = z.union(
   [
-    z.strictObject({ path: text(), baudRate: posInt().default(115200) }),
-    z.strictObject({ tcp: hostPort() }),
+    z.strictObject({ path: text(), baudRate: posInt().default(115200), ...serialLink }),
+    z.strictObject({ tcp: hostPort(), ...serialLink }),
   ],
-  expect('a serial port { path, baudRate } or { tcp: "host:port" }'),
+  expect('a serial port { path, baudRate, topicPrefix, devices } or { tcp: "host:port", topicPrefix, devices }'),
 );
 
 const queue = z.strictObject({
@@ -92,6 +114,8 @@ const amqp = z.strictObject({
   windowPerChannel: posInt().default(500),
   heartbeatSec: nonNegInt().default(10),
   tls: z.strictObject({ caFile: text().optional(), certFile: text().optional(), keyFile: text().optional() }).optional(),
+  /** production: true refuses a password sent in clear (amqp://) to a non-loopback broker unless this is set. */
+  allowPlaintext: bool().default(false),
   contentType: oneOf(['application/msgpack', 'application/json']).default('application/msgpack'),
   reconnect: z.strictObject({ initialMs: posInt().default(500), maxMs: posInt().default(30_000) }).prefault({}),
   topology: z
@@ -184,7 +208,18 @@ export const bridgeConfigSchema = z
       })
       .prefault({}),
     quarantine: z.strictObject({ dir: text().default('./data/quarantine'), maxBytes: posInt().default(256 * 1024 ** 2) }).prefault({}),
-    http: z.strictObject({ host: text().default('127.0.0.1'), port: port().default(8080) }).prefault({}),
+    http: z
+      .strictObject({
+        host: text().default('127.0.0.1'),
+        port: port().default(8080),
+        /**
+         * Off loopback, the dashboard, /metrics and /events need this token (Authorization: Bearer,
+         * a cookie, or ?token=); /healthz and /readyz stay open. Best set through the environment:
+         * EDGE_BRIDGE__HTTP__TOKEN.
+         */
+        token: z.string(expect('a token of at least 16 characters')).min(16, expect('a token of at least 16 characters')).optional(),
+      })
+      .prefault({}),
     queueHealth: queueHealth.prefault({}),
     log: z.strictObject({ level: oneOf(LOG_LEVELS).default('info') }).prefault({}),
     /** AMQP commands (routing key cmd.<device>) delivered to nodes; docs/downlink.md. Off by default: it declares a queue. */
@@ -237,6 +272,14 @@ export const bridgeConfigSchema = z
     if (th.consumers.critical > th.consumers.warning) {
       ctx.addIssue({ code: 'custom', path: ['queueHealth', 'thresholds', 'consumers', 'critical'], message: `expected at most the warning level (${th.consumers.warning}): fewer consumers is worse` });
     }
+    const e = c.mqtt.embedded;
+    if (c.mqtt.mode === 'embedded' && !e.auth && !e.allowAnonymous && !isLoopback(e.host)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['mqtt', 'embedded', 'host'],
+        message: `expected a loopback address without logins, found "${e.host}": anyone on the network could publish as any device. Add logins (mqtt.embedded.auth.credentialsFile, see edge-bridge credentials add), or set mqtt.embedded.allowAnonymous: true to accept that`,
+      });
+    }
     if (c.production) productionChecks(c, ctx);
     const names = new Set<string>();
     c.amqp.topology.queues.forEach((q, i) => {
@@ -247,10 +290,12 @@ export const bridgeConfigSchema = z
 
 export type BridgeConfig = z.infer<typeof bridgeConfigSchema>;
 
-const isLoopback = (host: string) => /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/i.test(host);
+export const isLoopback = (host: string) => /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/i.test(host);
+
+type ProductionView = Pick<BridgeConfig, 'mqtt' | 'amqp' | 'queueHealth' | 'http'>;
 
 /** production: true refuses what is fine on a laptop and dangerous on a factory network. */
-function productionChecks(c: { mqtt: { mode: string; embedded: { host: string; auth?: unknown } }; amqp: { urls: string[] }; queueHealth: { enabled: boolean; url?: string; username?: string } }, ctx: z.RefinementCtx): void {
+function productionChecks(c: ProductionView, ctx: z.RefinementCtx): void {
   const refuse = (path: Array<string | number>, message: string) => ctx.addIssue({ code: 'custom', path, message: `${message} (production: true)` });
   c.amqp.urls.forEach((raw, i) => {
     let u: URL;
@@ -260,14 +305,31 @@ function productionChecks(c: { mqtt: { mode: string; embedded: { host: string; a
       return; // the URL check reports it
     }
     const user = decodeURIComponent(u.username);
-    if (!isLoopback(u.hostname) && (user === '' || user === 'guest')) {
+    if (isLoopback(u.hostname)) return;
+    if (user === '' || user === 'guest') {
       refuse(['amqp', 'urls', i], `expected credentials other than guest/none towards the non-loopback broker ${u.hostname} (RabbitMQ's default user)`);
+    } else if (u.protocol === 'amqp:' && u.password !== '' && !c.amqp.allowPlaintext) {
+      refuse(['amqp', 'urls', i], `expected amqps:// towards the non-loopback broker ${u.hostname}: amqp:// sends the password in clear (set amqp.allowPlaintext: true to accept that)`);
     }
   });
-  if (c.mqtt.mode === 'embedded' && !c.mqtt.embedded.auth && !isLoopback(c.mqtt.embedded.host)) {
-    refuse(['mqtt', 'embedded', 'auth'], `expected a credentials file (mqtt.embedded.auth.credentialsFile) for a listener on ${c.mqtt.embedded.host}: without it anyone on the network can publish as any device`);
+  if (c.mqtt.mode === 'external' && c.mqtt.external.url) {
+    const u = safeUrl(c.mqtt.external.url);
+    if (u && !isLoopback(u.hostname) && u.protocol !== 'mqtts:' && u.protocol !== 'wss:' && u.protocol !== 'ssl:') {
+      refuse(['mqtt', 'external', 'url'], `expected mqtts:// or wss:// towards the non-loopback broker ${u.hostname}: device data and the bridge's login would cross the network in clear`);
+    }
+  }
+  if (!isLoopback(c.http.host) && !c.http.token) {
+    refuse(['http', 'token'], `expected a token (http.token or EDGE_BRIDGE__HTTP__TOKEN) for HTTP on ${c.http.host}: the dashboard and /metrics would be open to the network`);
   }
   if (c.queueHealth.enabled && c.queueHealth.username === 'guest' && c.queueHealth.url && !isLoopback(new URL(c.queueHealth.url).hostname)) {
     refuse(['queueHealth', 'username'], 'expected a management user other than guest towards a non-loopback broker');
+  }
+}
+
+function safeUrl(raw: string): URL | undefined {
+  try {
+    return new URL(raw);
+  } catch {
+    return undefined;
   }
 }

@@ -1,17 +1,23 @@
-// Logins and per-device ACLs for the embedded MQTT listener.
+// Who may say what on the embedded MQTT listener: logins, and the topic ACL that binds
+// every message to one device identity.
 //
 // The credentials file is JSON, written by `edge-bridge credentials add`:
-//   { "version": 1, "users": { "<device id>": { "secret": "scrypt$16384$8$1$<salt b64>$<hash b64>", "role": "device" } } }
+//   { "version": 1, "users": { "<device id>": { "secret": "scrypt$16384$8$1$<salt b64>$<hash b64>",
+//                                              "role": "device", "prefixes": ["factory/floor1"] } } }
 // Secrets are hashed with scrypt (node:crypto), a random 16-byte salt each, the cost
-// parameters kept with the hash so they can be raised later; comparison is constant-time.
+// parameters kept with the hash so they can be raised later; comparison is constant-time,
+// and an unknown user costs one scrypt too, so login timing does not tell which ids exist.
 //
-// Identity: a device logs in with username = its device id and must use it as its
-// client id too, so the ACL hooks (which see the client id) act on the proven identity.
-// A device publishes only to <prefix>/<its id>/telemetry and .../status, and subscribes
-// only to <prefix>/<its id>/cmd. An "operator" may publish and subscribe to cmd topics
-// of any device (for tools such as the browser board), and nothing else.
+// Identity: with logins, a device logs in with username = client id = its device id, and
+// publishes only on <prefix>/<its id>/telemetry and .../status, subscribes only to
+// <prefix>/<its id>/cmd. <prefix> is one of the login's `prefixes`, else of
+// mqtt.topicPrefixes, else any. An "operator" publishes and subscribes on cmd topics only.
+// Without logins (development, loopback) the identity is the topic's device level.
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { isDeviceId } from '../codec/index.ts';
+import type { MessageKind } from '../types.ts';
+import { parseDeviceTopic, prefixAllowed } from './mqtt-topics.ts';
 
 const scrypt = (secret: string, salt: Buffer, len: number, o: ScryptOptions) =>
   new Promise<Buffer>((resolve, reject) => scryptCb(secret, salt, len, o, (err, key) => (err ? reject(err) : resolve(key))));
@@ -21,6 +27,8 @@ export type Role = 'device' | 'operator';
 interface Entry {
   secret: string;
   role?: Role;
+  /** Topic prefixes this login may use; absent: mqtt.topicPrefixes. */
+  prefixes?: string[];
 }
 
 interface CredentialsFile {
@@ -28,7 +36,6 @@ interface CredentialsFile {
   users: Record<string, Entry>;
 }
 
-const DEVICE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const COST = { N: 16384, r: 8, p: 1 };
 
 export async function hashSecret(secret: string): Promise<string> {
@@ -59,66 +66,114 @@ function parse(file: string): CredentialsFile {
     throw new CredentialsError(`credentials file ${file}: expected {"version": 1, "users": {...}}`);
   }
   for (const [user, e] of Object.entries(f.users)) {
-    if (!DEVICE_ID.test(user)) throw new CredentialsError(`credentials file ${file}: user '${user}' is not a device id ([A-Za-z0-9_-]{1,64})`);
+    if (!isDeviceId(user)) throw new CredentialsError(`credentials file ${file}: user '${user}' is not a device id ([A-Za-z0-9_-]{1,64})`);
     if (typeof e?.secret !== 'string' || !e.secret.startsWith('scrypt$')) throw new CredentialsError(`credentials file ${file}: user '${user}' has no scrypt secret`);
     if (e.role !== undefined && e.role !== 'device' && e.role !== 'operator') throw new CredentialsError(`credentials file ${file}: user '${user}' has role '${String(e.role)}' (device or operator)`);
+    if (e.prefixes !== undefined && (!Array.isArray(e.prefixes) || !e.prefixes.every(isTopicPrefix))) {
+      throw new CredentialsError(`credentials file ${file}: user '${user}' has prefixes ${JSON.stringify(e.prefixes)} (a list of topic prefixes such as "factory/floor1")`);
+    }
   }
   return f;
 }
 
+/** A topic prefix: one or more non-empty levels, no wildcards. */
+export function isTopicPrefix(p: unknown): p is string {
+  return typeof p === 'string' && p.length > 0 && !/[+#\u0000]/.test(p) && !p.split('/').includes('');
+}
+
 /** Adds or replaces one user; the file is written whole (mode 0600) and renamed into place. */
-export async function addCredential(file: string, user: string, secret: string, role: Role = 'device'): Promise<void> {
-  if (!DEVICE_ID.test(user)) throw new CredentialsError(`user '${user}' is not a device id ([A-Za-z0-9_-]{1,64})`);
+export async function addCredential(file: string, user: string, secret: string, role: Role = 'device', prefixes?: string[]): Promise<void> {
+  if (!isDeviceId(user)) throw new CredentialsError(`user '${user}' is not a device id ([A-Za-z0-9_-]{1,64})`);
   if (secret.length < 12) throw new CredentialsError('secret must have at least 12 characters');
+  const bad = prefixes?.find((p) => !isTopicPrefix(p));
+  if (bad !== undefined) throw new CredentialsError(`prefix '${bad}' is not a topic prefix (levels separated by /, no wildcards, no empty level)`);
   const f: CredentialsFile = existsSync(file) ? parse(file) : { version: 1, users: {} };
-  f.users[user] = { secret: await hashSecret(secret), role };
+  f.users[user] = { secret: await hashSecret(secret), role, ...(prefixes?.length ? { prefixes } : {}) };
   const tmp = `${file}.tmp`;
   writeFileSync(tmp, JSON.stringify(f, null, 2) + '\n', { mode: 0o600 });
   chmodSync(tmp, 0o600);
   renameSync(tmp, file);
 }
 
-/** Topic levels `<...prefix>/<device>/<kind>` with no wildcards. */
-function split(topic: string): { device: string; kind: string } | undefined {
-  if (topic.includes('+') || topic.includes('#')) return undefined;
-  const levels = topic.split('/');
-  if (levels.length < 3) return undefined;
-  return { device: levels[levels.length - 2]!, kind: levels[levels.length - 1]! };
+/** What a PUBLISH may be: a device message with its verified identity, a command, or nothing. */
+export type PublishVerdict =
+  | { allowed: true; kind: MessageKind; identity: string }
+  | { allowed: true; kind: 'cmd' }
+  | { allowed: false; reason: string };
+
+export interface DeviceAccessOptions {
+  /** Logins; without them every client is anonymous (development, loopback). */
+  credentialsFile?: string;
+  /** Prefixes for logins without their own, and for anonymous clients; undefined: any. */
+  topicPrefixes?: readonly string[];
 }
 
-export class MqttAccess {
+const CMD: PublishVerdict = Object.freeze({ allowed: true, kind: 'cmd' });
+
+export class DeviceAccess {
   /** Logins refused and ACL denials, for metrics and tests. */
   readonly counts = { loginsRefused: 0, publishDenied: 0, subscribeDenied: 0 };
-  private readonly users: Record<string, Entry>;
+  private readonly users: Record<string, Entry> | undefined;
+  private readonly topicPrefixes: readonly string[] | undefined;
+  /** Verified against when the user is unknown, so that costs one scrypt as well. */
+  private decoy: Promise<string> | undefined;
 
-  constructor(file: string) {
-    this.users = parse(file).users;
+  constructor(o: DeviceAccessOptions) {
+    this.users = o.credentialsFile === undefined ? undefined : parse(o.credentialsFile).users;
+    this.topicPrefixes = o.topicPrefixes;
   }
 
-  private role(clientId: string): Role | undefined {
-    return this.users[clientId]?.role ?? (this.users[clientId] ? 'device' : undefined);
+  get logins(): boolean {
+    return this.users !== undefined;
   }
 
   async authenticate(clientId: string, username: string | undefined, password: Buffer | undefined): Promise<boolean> {
+    if (!this.users) return true;
     const entry = username === undefined ? undefined : this.users[username];
-    const ok = !!entry && !!password && username === clientId && (await verifySecret(password.toString('utf8'), entry.secret));
+    this.decoy ??= hashSecret(randomBytes(16).toString('hex'));
+    const stored = entry?.secret ?? (await this.decoy);
+    const match = await verifySecret(password?.toString('utf8') ?? '', stored);
+    const ok = match && !!entry && !!password && username === clientId;
     if (!ok) this.counts.loginsRefused++;
     return ok;
   }
 
-  mayPublish(clientId: string, topic: string): boolean {
-    const t = split(topic);
-    const role = this.role(clientId);
-    const ok = !!t && (role === 'operator' ? t.kind === 'cmd' : role === 'device' && t.device === clientId && (t.kind === 'telemetry' || t.kind === 'status'));
-    if (!ok) this.counts.publishDenied++;
-    return ok;
+  publish(clientId: string, topic: string): PublishVerdict {
+    const verdict = this.judgePublish(clientId, topic);
+    if (!verdict.allowed) this.counts.publishDenied++;
+    return verdict;
   }
 
   maySubscribe(clientId: string, topic: string): boolean {
-    const t = split(topic);
+    const t = parseDeviceTopic(topic);
     const role = this.role(clientId);
-    const ok = !!t && t.kind === 'cmd' && (role === 'operator' || (role === 'device' && t.device === clientId));
+    const ok =
+      !!t && t.kind === 'cmd' && prefixAllowed(t.prefix, this.prefixesOf(clientId)) &&
+      (role === 'anonymous' || role === 'operator' || (role === 'device' && t.device === clientId));
     if (!ok) this.counts.subscribeDenied++;
     return ok;
+  }
+
+  private judgePublish(clientId: string, topic: string): PublishVerdict {
+    const t = parseDeviceTopic(topic);
+    if (!t) return { allowed: false, reason: 'not a device topic <prefix>/<device>/<telemetry|status|cmd>' };
+    if (!prefixAllowed(t.prefix, this.prefixesOf(clientId))) return { allowed: false, reason: `prefix '${t.prefix}' not allowed` };
+    const role = this.role(clientId);
+    if (role === undefined) return { allowed: false, reason: 'no login' };
+    if (t.kind === 'cmd') return role === 'device' ? { allowed: false, reason: 'devices do not publish commands' } : CMD;
+    if (role === 'operator') return { allowed: false, reason: 'operators publish commands only' };
+    if (role === 'device' && t.device !== clientId) return { allowed: false, reason: `device level '${t.device}' is not the login '${clientId}'` };
+    return { allowed: true, kind: t.kind, identity: t.device };
+  }
+
+  /** undefined: a client id with no login, which authenticate() never lets in. */
+  private role(clientId: string): Role | 'anonymous' | undefined {
+    if (!this.users) return 'anonymous';
+    const entry = this.users[clientId];
+    return entry && (entry.role ?? 'device');
+  }
+
+  private prefixesOf(clientId: string): readonly string[] | undefined {
+    return this.users?.[clientId]?.prefixes ?? this.topicPrefixes;
   }
 }

@@ -5,6 +5,8 @@ import { Aedes, type AuthenticateError, type Client, type PublishPacket } from '
 import { pino, type Logger } from 'pino';
 import type { IngestHandler, Ingress, RawMessage } from '../types.ts';
 import { isCommandTopic, isCommandTopicOf, isSysTopic } from './mqtt-topics.ts';
+import { DeviceAccess, type PublishVerdict } from './mqtt-auth.ts';
+import { BurstLog } from '../observe/burst-log.ts';
 import { coalesceWrites } from '../coalesce-writes.ts';
 import { ConnectionLimiter, type ConnectionLimits, type LimitDisconnect, type LimitStats } from './mqtt-limits.ts';
 
@@ -13,11 +15,11 @@ export interface EmbeddedMqttOptions {
   /** 0 binds a free port; read it back from `port`. */
   port: number;
   maxPayloadBytes: number;
-  authenticate?: (clientId: string, username: string | undefined, password: Buffer | undefined) => Promise<boolean>;
-  /** Per-device ACL hook. A denied PUBLISH is acknowledged and dropped (as Mosquitto does for MQTT 3.1.1). */
-  authorizePublish?: (clientId: string, topic: string) => Promise<boolean> | boolean;
-  /** Per-device ACL hook. A denied subscription gets SUBACK 0x80. */
-  authorizeSubscribe?: (clientId: string, topic: string) => Promise<boolean> | boolean;
+  /**
+   * Logins and the topic ACL; default: anonymous, any prefix. A denied PUBLISH is acknowledged
+   * and dropped (as Mosquitto does for MQTT 3.1.1); a denied subscription gets SUBACK 0x80.
+   */
+  access?: DeviceAccess;
   tls?: { cert: Buffer; key: Buffer };
   /** Packet size and PUBLISH rate per connection, enforced before aedes reads a packet (mqtt-limits.ts). None: unlimited. */
   limits?: ConnectionLimits;
@@ -38,14 +40,6 @@ export interface EmbeddedMqttStats {
   oversized: number;
   denied: number;
   handlerErrors: number;
-}
-
-export interface OversizedPublish {
-  clientId: string;
-  topic: string;
-  bytes: number;
-  limit: number;
-  reason: string;
 }
 
 type Verdict = Error | null;
@@ -76,15 +70,22 @@ type Verdict = Error | null;
  *
  * Limits (options.limits): every socket is wrapped before aedes gets it, so a packet above
  * maxPacketBytes closes the connection from its header on, and PUBLISHes above a client's rate
- * are held unread (mqtt-limits.ts). The payload-size check below then applies to what passed.
+ * are held unread (mqtt-limits.ts); connections past the caps are closed unread. A payload above
+ * maxPayloadBytes that passed is handed on marked `refused`, to be quarantined and acknowledged.
  *
- * Events: 'clientConnected' (clientId), 'clientDisconnected' (clientId), 'oversized' (OversizedPublish),
+ * Identity (mqtt-auth.ts): every PUBLISH is judged by the ACL, which names the device it may speak
+ * for. The pipeline checks the payload against that identity.
+ *
+ * Events: 'clientConnected' (clientId), 'clientDisconnected' (clientId),
  * 'limitDisconnect' (LimitDisconnect), 'paced' (clientId, once per PUBLISH held back for its rate).
  */
 export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
   readonly name = 'mqtt-embedded';
   private readonly log: Logger;
+  private readonly access: DeviceAccess;
   private readonly busyRetryMs: { initial: number; max: number };
+  /** Denied publishes and subscriptions, logged once per burst. */
+  private readonly deniedLog: BurstLog;
   private broker: Aedes | undefined;
   private server: Server | undefined;
   private limiter: ConnectionLimiter | undefined;
@@ -94,6 +95,7 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
   private readonly online = new Map<string, Client>();
   /** Packets denied by the ACL hook: acknowledged, but never routed. */
   private readonly notRouted = new WeakSet<object>();
+  private lastDenied: Record<string, string> = {};
   private readonly counters: EmbeddedMqttStats = {
     received: 0,
     busyRetries: 0,
@@ -107,6 +109,8 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
   constructor(private readonly options: EmbeddedMqttOptions) {
     super();
     this.log = options.logger ?? pino({ enabled: false });
+    this.access = options.access ?? new DeviceAccess({});
+    this.deniedLog = new BurstLog(({ counts, sinceMs }) => this.log.warn({ counts, sinceMs, last: this.lastDenied }, 'mqtt publishes and subscriptions denied by the ACL'));
     this.busyRetryMs = options.busyRetryMs ?? { initial: 100, max: 2000 };
   }
 
@@ -139,7 +143,7 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
     const broker = await Aedes.createBroker({
       authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
       authorizePublish: (client, packet, done) => this.answerPublish(this.onPublish(client, packet), done),
-      authorizeSubscribe: (client, sub, done) => this.authorizeSubscribe(client, sub.topic).then((ok) => done(null, ok ? sub : null), done),
+      authorizeSubscribe: (client, sub, done) => done(null, this.authorizeSubscribe(client, sub.topic) ? sub : null),
     });
     this.skipRoutingExceptCommands(broker);
     const limiter = this.options.limits ? new ConnectionLimiter(this.options.limits, this.log) : undefined;
@@ -159,6 +163,7 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
     broker.on('connectionError', (_client, err) => this.log.debug({ err: err.message }, 'mqtt connection error'));
 
     const onConnection = (socket: Socket) => {
+      if (limiter && !limiter.admit(socket)) return;
       coalesceWrites(socket);
       broker.handle(limiter ? limiter.wrap(socket) : socket);
     };
@@ -201,11 +206,12 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
     this.server = undefined;
     this.broker = undefined;
     this.online.clear();
+    this.deniedLog.flush();
   }
 
   /**
-   * Publish a command QoS 1 to `<prefix>/<device>/cmd` for a connected client subscribed to it
-   * (any prefix when `topicPrefix` is undefined). Resolves true once aedes has written it to that
+   * Publish a command QoS 1 to `<prefix>/<device>/cmd` for the device's own connection, if it is
+   * subscribed to it (any prefix when `topicPrefix` is undefined). Resolves true once aedes has written it to that
    * client's socket, false when no such client is here. The device's PUBACK is not tracked (aedes
    * reports acks only for persistent sessions); the device confirms a command with a status whose
    * `cmd` equals `cmdId` (PROTOCOL.md section 6).
@@ -222,21 +228,16 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
     return delivered;
   }
 
+  /**
+   * Only the device's own connection (client id = device id, authenticated as it when logins are
+   * on) receives its commands: while it is offline nobody does, whoever else subscribed.
+   */
   private findCommandSubscriber(device: string, topicPrefix: string | undefined): { client: Client; topic: string } | undefined {
-    const subscribedTopic = (client: Client) => {
-      if (client.closed) return undefined;
-      const subscriptions = (client as unknown as { subscriptions: Record<string, unknown> }).subscriptions;
-      return Object.keys(subscriptions).find((topic) => isCommandTopicOf(topic, device, topicPrefix));
-    };
-    // Devices usually connect with their device id as client id: try that one first.
-    const likely = this.online.get(device);
-    const likelyTopic = likely && subscribedTopic(likely);
-    if (likely && likelyTopic) return { client: likely, topic: likelyTopic };
-    for (const client of this.online.values()) {
-      const topic = subscribedTopic(client);
-      if (topic) return { client, topic };
-    }
-    return undefined;
+    const client = this.online.get(device);
+    if (!client || client.closed) return undefined;
+    const subscriptions = (client as unknown as { subscriptions: Record<string, unknown> }).subscriptions;
+    const topic = Object.keys(subscriptions).find((t) => isCommandTopicOf(t, device, topicPrefix));
+    return topic === undefined ? undefined : { client, topic };
   }
 
   private authenticate(
@@ -245,9 +246,8 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
     password: Buffer | undefined,
     done: (error: AuthenticateError | null, success: boolean | null) => void,
   ): void {
-    const check = this.options.authenticate;
-    if (!check) return done(null, true);
-    check(client.id, username, password).then(
+    if (!this.access.logins) return done(null, true);
+    this.access.authenticate(client.id, username, password).then(
       (ok) => {
         if (!ok) this.log.warn({ clientId: client.id, username }, 'mqtt authentication failed');
         done(null, ok);
@@ -259,12 +259,15 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
     );
   }
 
-  private async authorizeSubscribe(client: Client, topic: string): Promise<boolean> {
-    const check = this.options.authorizeSubscribe;
-    if (!check) return true;
-    const ok = await check(client.id, topic);
-    if (!ok) this.log.warn({ clientId: client.id, topic }, 'mqtt subscription denied');
+  private authorizeSubscribe(client: Client, topic: string): boolean {
+    const ok = this.access.maySubscribe(client.id, topic);
+    if (!ok) this.noteDenied('subscribe', client.id, topic, 'not its own cmd topic');
     return ok;
+  }
+
+  private noteDenied(what: 'publish' | 'subscribe', clientId: string, topic: string, reason: string): void {
+    this.lastDenied = { what, clientId, topic, reason };
+    this.deniedLog.count(what);
   }
 
   /** Decides when (and whether) aedes may PUBACK and continue: see the class comment. */
@@ -277,33 +280,33 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
     // While stopping, new messages close their connection unacked: the device resends them later.
     if (this.stopping && !isWill) return new Error('embedded MQTT broker is stopping');
 
-    if (this.options.authorizePublish && client && !(await this.options.authorizePublish(clientId, topic))) {
+    const verdict: PublishVerdict = this.access.publish(clientId, topic);
+    if (!verdict.allowed) {
       this.counters.denied++;
       this.notRouted.add(packet);
-      this.log.warn({ clientId, topic }, 'mqtt publish denied; acknowledged and dropped');
+      this.noteDenied('publish', clientId, topic, verdict.reason);
       return null;
     }
     // Commands from an operator client are routed to the device, not ingested.
-    if (isCommandTopic(topic)) return null;
-    const limit = this.options.maxPayloadBytes;
-    if (payload.length > limit) {
-      this.counters.oversized++;
-      const reason = `payload of ${payload.length} bytes exceeds maxPayloadBytes ${limit}`;
-      this.log.warn({ clientId, topic, bytes: payload.length }, `mqtt publish rejected: ${reason}`);
-      this.emit('oversized', { clientId, topic, bytes: payload.length, limit, reason } satisfies OversizedPublish);
-      // Acknowledged so the device drops it: resending the same bytes cannot help.
-      return null;
-    }
+    if (verdict.kind === 'cmd') return null;
 
     const handler = this.handler;
     if (!handler) return new Error('embedded MQTT broker has no handler');
+    const limit = this.options.maxPayloadBytes;
     const message: RawMessage = {
       transport: 'mqtt',
       topic,
       payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload),
       source: clientId,
       receivedAt: Date.now(),
+      identity: verdict.identity,
+      kind: verdict.kind,
     };
+    if (payload.length > limit) {
+      // Quarantined with its reason and acknowledged: resending the same bytes cannot help.
+      this.counters.oversized++;
+      message.refused = { reason: 'oversized', detail: `payload of ${payload.length} bytes exceeds mqtt.embedded.maxPayloadBytes ${limit}` };
+    }
     this.counters.received++;
     let pauseMs = this.busyRetryMs.initial;
     for (;;) {

@@ -2,6 +2,7 @@ import type { IClientOptions, MqttClient } from 'mqtt';
 import { pino, type Logger } from 'pino';
 import type { IngestHandler, Ingress, RawMessage } from '../types.ts';
 import { redactSecrets, redactUrl } from '../observe/redact.ts';
+import { parseDeviceTopic, prefixAllowed } from './mqtt-topics.ts';
 
 export interface ExternalMqttOptions {
   /** e.g. `mqtt://127.0.0.1:1883` or `mqtts://...` */
@@ -12,6 +13,8 @@ export interface ExternalMqttOptions {
   topics: string[];
   username?: string;
   password?: string;
+  /** Prefixes devices may publish under; undefined: any (mqtt.topicPrefixes). */
+  topicPrefixes?: readonly string[];
   logger?: Logger;
   /** Pause before reconnecting, after a network drop or after 'busy'. Default 1000. */
   reconnectPeriodMs?: number;
@@ -45,6 +48,11 @@ const SESSION_NEVER_EXPIRES = 0xffffffff;
  * then the ones queued meanwhile. mqtt.js handles incoming packets one at a time and the next one
  * only after the ack callback, so nothing after the busy message was handled twice.
  * Throughput is therefore one handler call at a time (rate = 1 / handler latency).
+ *
+ * Identity: the bridge has no logins of its own here, so a message speaks for the device level
+ * of its topic; the external broker's ACL must bind that level to the device's login
+ * (docs/security.md). A topic that is not `<allowed prefix>/<device>/<telemetry|status>` is
+ * quarantined.
  *
  * Broker settings this relies on (check them on the external broker!):
  * - Mosquitto `max_queued_messages` (default 1000) silently DROPS QoS 1 messages for a persistent
@@ -162,7 +170,7 @@ export class ExternalMqttIngress implements Ingress {
   private async ingest(topic: string, payload: Buffer): Promise<void> {
     const handler = this.handler;
     if (!handler) throw new Error('external MQTT ingress has no handler');
-    const message: RawMessage = { transport: 'mqtt', topic, payload, source: this.options.clientId, receivedAt: Date.now() };
+    const message = this.messageOf(topic, payload);
     this.counters.received++;
     let outcome;
     try {
@@ -173,6 +181,22 @@ export class ExternalMqttIngress implements Ingress {
       throw err;
     }
     if (outcome.kind === 'busy') throw new Error(`pipeline busy: ${outcome.reason}`);
+  }
+
+  private messageOf(topic: string, payload: Buffer): RawMessage {
+    const t = parseDeviceTopic(topic);
+    const usable = t && t.kind !== 'cmd' && prefixAllowed(t.prefix, this.options.topicPrefixes);
+    const message: RawMessage = {
+      transport: 'mqtt',
+      topic,
+      payload,
+      source: this.options.clientId,
+      receivedAt: Date.now(),
+      identity: usable ? t.device : '',
+      kind: usable && t.kind === 'status' ? 'status' : 'telemetry',
+    };
+    if (!usable) message.refused = { reason: 'bad_topic', detail: `topic "${topic}" is not <allowed prefix>/<device>/<telemetry|status>` };
+    return message;
   }
 
   /**

@@ -14,6 +14,7 @@
 import { EventEmitter } from 'node:events';
 import { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import { BurstLog } from '../observe/burst-log.ts';
 
 export const PUBLISH = 3;
 /** A fixed header is 1 type byte and at most 4 remaining-length bytes. */
@@ -112,9 +113,13 @@ export interface ConnectionLimits {
   publishBurst: number;
   /** A client paced without a break for this long is disconnected; 0: never. */
   disconnectAfterPacedMs: number;
+  /** Open connections at once, over all addresses; 0: unlimited. */
+  maxConnections: number;
+  /** Open connections at once from one remote address; 0: unlimited. */
+  maxConnectionsPerAddress: number;
 }
 
-export const LIMIT_REASONS = ['packet_too_large', 'malformed_header', 'rate_exceeded'] as const;
+export const LIMIT_REASONS = ['packet_too_large', 'malformed_header', 'rate_exceeded', 'max_connections', 'max_connections_per_address'] as const;
 export type LimitReason = (typeof LIMIT_REASONS)[number];
 
 export interface LimitStats {
@@ -148,10 +153,13 @@ const monotonicMs = () => performance.now();
  */
 export class ConnectionLimiter extends EventEmitter {
   readonly stats: LimitStats = {
-    disconnects: { packet_too_large: 0, malformed_header: 0, rate_exceeded: 0 },
+    disconnects: { packet_too_large: 0, malformed_header: 0, rate_exceeded: 0, max_connections: 0, max_connections_per_address: 0 },
     pacedPublishes: 0,
     pacingEpisodes: 0,
   };
+  /** Open connections, in all and by remote address. */
+  private open = 0;
+  private readonly openByAddress = new Map<string, number>();
   /** Buckets by client id, kept after a disconnect until they are full again (so reconnecting does not refill them). */
   private readonly buckets = new Map<string, { bucket: TokenBucket; users: number; expiry?: NodeJS.Timeout }>();
 
@@ -169,6 +177,48 @@ export class ConnectionLimiter extends EventEmitter {
 
   wrap(socket: Socket): LimitedConnection {
     return new LimitedConnection(socket, this);
+  }
+
+  /**
+   * Counts a new socket against the connection caps, before any byte of it is read. Over a
+   * cap it is closed at once (counted, logged) and false is returned.
+   */
+  admit(socket: Socket): boolean {
+    const address = socket.remoteAddress ?? '?';
+    const fromAddress = this.openByAddress.get(address) ?? 0;
+    const { maxConnections, maxConnectionsPerAddress } = this.limits;
+    const refused: [LimitReason, string] | undefined =
+      maxConnections > 0 && this.open >= maxConnections
+        ? ['max_connections', `${this.open} connections open, mqtt.embedded.limits.maxConnections is ${maxConnections}`]
+        : maxConnectionsPerAddress > 0 && fromAddress >= maxConnectionsPerAddress
+          ? ['max_connections_per_address', `${fromAddress} connections open from ${address}, mqtt.embedded.limits.maxConnectionsPerAddress is ${maxConnectionsPerAddress}`]
+          : undefined;
+    if (refused) {
+      this.stats.disconnects[refused[0]]++;
+      this.refusedLog.count(refused[0]);
+      this.lastRefusal = refused[1];
+      socket.destroy();
+      return false;
+    }
+    this.open++;
+    this.openByAddress.set(address, fromAddress + 1);
+    socket.once('close', () => {
+      this.open--;
+      const n = (this.openByAddress.get(address) ?? 1) - 1;
+      if (n > 0) this.openByAddress.set(address, n);
+      else this.openByAddress.delete(address);
+    });
+    return true;
+  }
+
+  /** Connections refused at the caps, logged once per burst: a flood must not flood the log too. */
+  private lastRefusal = '';
+  private readonly refusedLog = new BurstLog(({ counts, sinceMs }) =>
+    this.log.warn({ counts, sinceMs, last: this.lastRefusal }, 'mqtt connections refused at the connection caps'),
+  );
+
+  get openConnections(): number {
+    return this.open;
   }
 
   /** Called once the client id is known (after CONNECT): its PUBLISHes draw on the bucket of that id from now on. */

@@ -1,4 +1,7 @@
-// Topic helpers shared by the MQTT ingress transports (PROTOCOL.md section 2).
+// Device topics (PROTOCOL.md section 2): `<prefix>/<device>/<telemetry|status|cmd>`.
+// The prefix is one or more levels, matched whole against the allowed list.
+import { isDeviceId } from '../codec/index.ts';
+import type { MessageKind } from '../types.ts';
 
 /** Broker-internal topics; clients may not publish there. */
 export function isSysTopic(topic: string): boolean {
@@ -19,4 +22,35 @@ export function isCommandTopicOf(topic: string, device: string, topicPrefix?: st
   if (topicPrefix !== undefined) return topic === commandTopic(topicPrefix, device);
   const suffix = `/${device}/cmd`;
   return topic.endsWith(suffix) && topic.length > suffix.length;
+}
+
+export type DeviceTopicKind = MessageKind | 'cmd';
+
+export interface DeviceTopic {
+  prefix: string;
+  device: string;
+  kind: DeviceTopicKind;
+}
+
+const KINDS: ReadonlySet<string> = new Set<DeviceTopicKind>(['telemetry', 'status', 'cmd']);
+
+/**
+ * Splits `<prefix>/<device>/<kind>`; undefined for anything else: wildcards, an empty
+ * level, no prefix, a device level that is not a device id, another last level.
+ */
+export function parseDeviceTopic(topic: string): DeviceTopic | undefined {
+  if (topic.includes('+') || topic.includes('#')) return undefined;
+  const kindAt = topic.lastIndexOf('/');
+  const deviceAt = kindAt > 0 ? topic.lastIndexOf('/', kindAt - 1) : -1;
+  if (deviceAt <= 0) return undefined;
+  const kind = topic.slice(kindAt + 1);
+  const device = topic.slice(deviceAt + 1, kindAt);
+  const prefix = topic.slice(0, deviceAt);
+  if (!KINDS.has(kind) || !isDeviceId(device) || prefix.split('/').includes('')) return undefined;
+  return { prefix, device, kind: kind as DeviceTopicKind };
+}
+
+/** `allowed` undefined: any prefix. Otherwise the prefix must be one of them exactly: no extra levels. */
+export function prefixAllowed(prefix: string, allowed: readonly string[] | undefined): boolean {
+  return allowed === undefined || allowed.includes(prefix);
 }

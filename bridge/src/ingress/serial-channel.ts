@@ -3,7 +3,15 @@
 // this seam: bytes in, whole frames out, and one "closed" call when the device goes.
 import { connect, type Socket } from 'node:net';
 
-export type SerialPortSpec = { path: string; baudRate: number } | { tcp: string };
+/**
+ * A serial link as declared: where it is, and who may speak on it. `topicPrefix` gives its
+ * messages the topic `<topicPrefix>/<device>/<kind>`, routed as MQTT would be; `devices` lists
+ * the ids allowed on it ('any' by default).
+ */
+export type SerialPortSpec = ({ path: string; baudRate: number } | { tcp: string }) & {
+  topicPrefix?: string;
+  devices?: readonly string[] | 'any';
+};
 
 export interface ByteChannel {
   /** Resolves once the bytes were handed to the OS; rejects if the channel closed first. */

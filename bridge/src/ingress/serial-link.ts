@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { AckCode, decodeBatch, decodeStatus, encodeAck, FRAME_ERROR_KINDS, FrameDecoder, FrameType } from '../codec/index.ts';
 import type { AckCodeValue, Frame, FrameErrorKind } from '../codec/index.ts';
 import type { IngestHandler, IngestOutcome, RawMessage } from '../types.ts';
-import { BurstLog } from './serial-burst-log.ts';
+import { BurstLog } from '../observe/burst-log.ts';
 import { openChannel, portLabel, type ByteChannel, type SerialPortSpec } from './serial-channel.ts';
 
 export interface SerialPortStats {
@@ -187,7 +187,8 @@ export class SerialPortLink {
     }
     const isStatus = frame.type === FrameType.status;
     const device = deviceOf(frame.payload, isStatus);
-    if (device) this.deps.onDeviceSeen(device);
+    const declared = device !== undefined && this.declares(device);
+    if (declared) this.deps.onDeviceSeen(device);
 
     if (this.queued >= this.deps.maxQueued) {
       this.counters.overflowed++;
@@ -197,17 +198,28 @@ export class SerialPortLink {
       return;
     }
     this.queued++;
+    const kind = isStatus ? 'status' : 'telemetry';
+    const prefix = this.spec.topicPrefix;
     const message: RawMessage = {
       transport: 'serial',
-      topic: isStatus ? `serial:${this.label}/status` : `serial:${this.label}`,
+      topic: prefix !== undefined && device !== undefined ? `${prefix}/${device}/${kind}` : isStatus ? `serial:${this.label}/status` : `serial:${this.label}`,
       payload: frame.payload,
       source: this.label,
       receivedAt: Date.now(),
+      // A payload that does not decode has no device: the pipeline quarantines it as malformed first.
+      identity: declared ? device : '',
+      kind,
     };
     this.handling = this.handling.then(() => this.handle(message, isStatus ? undefined : frame.seq)).finally(() => this.queued--);
   }
 
   /** seq is undefined for status frames, which are not acked. */
+  /** True when `device` may speak on this port. */
+  private declares(device: string): boolean {
+    const devices = this.spec.devices ?? 'any';
+    return devices === 'any' || devices.includes(device);
+  }
+
   private async handle(message: RawMessage, seq: number | undefined): Promise<void> {
     // Frames queued behind the one in flight when stop() came are left unanswered: the node resends them.
     if (this.stopped) return;

@@ -14,6 +14,8 @@ export interface DeviceView {
   drops: number;
   /** PUBLISHes held back by the embedded broker's rate limit (client id = device id). */
   paced: number;
+  /** Messages sent under this identity whose payload named another device. */
+  identityMismatches: number;
   intervalMs?: number;
   batchSize?: number;
   lastCmd?: number;
@@ -73,6 +75,12 @@ export class DeviceRegistry {
     if (d) d.paced++;
   }
 
+  /** The device behind a connection sent a payload that names another device. */
+  onIdentityMismatch(device: string, now = Date.now()): void {
+    const d = this.get(device, now);
+    if (d) d.identityMismatches++;
+  }
+
   setOffline(device: string): void {
     const d = this.devices.get(device);
     if (d) d.online = false;
@@ -121,7 +129,7 @@ export class DeviceRegistry {
     let d = this.devices.get(device);
     if (!d) {
       if (this.devices.size >= this.maxDevices) return undefined;
-      d = { device, online: true, lastSeen: now, boot: 0, lastSeq: -1, batches: 0, readings: 0, gaps: 0, duplicates: 0, drops: 0, paced: 0 };
+      d = { device, online: true, lastSeen: now, boot: 0, lastSeq: -1, batches: 0, readings: 0, gaps: 0, duplicates: 0, drops: 0, paced: 0, identityMismatches: 0 };
       this.devices.set(device, d);
     }
     return d;

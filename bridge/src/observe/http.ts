@@ -4,7 +4,12 @@
 // writable, config invalid). A bridge that is buffering because RabbitMQ is down
 // is doing its job: 200 with status 'degraded' and the reasons, so a supervisor
 // never restarts it.
-import { createServer, type Server, type ServerResponse } from 'node:http';
+//
+// Off loopback, everything but /healthz and /readyz needs `token`: as a bearer header
+// (Prometheus), a cookie, or `?token=` (a browser's first visit; the answer sets the
+// cookie, since the dashboard's EventSource cannot send headers).
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -12,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { AddressInfo } from 'node:net';
 import type { LiveFeed } from './live-feed.ts';
+import { isLoopback } from '../config/schema.ts';
 
 export interface Readiness {
   ready: boolean;
@@ -77,10 +83,32 @@ export function readyzBody(r: Readiness): { code: number; body: Record<string, u
   };
 }
 
-export async function startHttp(opts: { host: string; port: number }, src: HealthSource, log: Logger): Promise<HttpHandle> {
+const TOKEN_COOKIE = 'edge_bridge_token';
+
+/** Who may read the protected routes: anyone on loopback; off loopback only the token's holder. */
+function tokenGate(host: string, token: string | undefined): ((req: IncomingMessage, url: URL) => 'ok' | 'via-query' | 'denied' | 'no-token-set') | undefined {
+  if (isLoopback(host)) return undefined;
+  if (token === undefined) return () => 'no-token-set';
+  // Compared as digests, so the comparison takes the same time whatever the length.
+  const want = createHash('sha256').update(token).digest();
+  const matches = (given: string | undefined) => given !== undefined && timingSafeEqual(createHash('sha256').update(given).digest(), want);
+  return (req, url) => {
+    const auth = req.headers.authorization;
+    if (auth?.startsWith('Bearer ') && matches(auth.slice(7).trim())) return 'ok';
+    const cookie = req.headers.cookie?.split(';').map((c) => c.trim()).find((c) => c.startsWith(`${TOKEN_COOKIE}=`));
+    if (cookie && matches(decodeURIComponent(cookie.slice(TOKEN_COOKIE.length + 1)))) return 'ok';
+    if (matches(url.searchParams.get('token') ?? undefined)) return 'via-query';
+    return 'denied';
+  };
+}
+
+export async function startHttp(opts: { host: string; port: number; token?: string }, src: HealthSource, log: Logger): Promise<HttpHandle> {
   const files = src.feed ? dashboardFiles() : new Map<string, StaticFile>();
+  const gate = tokenGate(opts.host, opts.token);
+  if (gate && opts.token === undefined) log.warn({ host: opts.host }, 'http on a non-loopback address without http.token: only /healthz and /readyz are served');
   const server = createServer((req, res) => {
-    const url = (req.url ?? '/').split('?')[0] ?? '/';
+    const parsed = new URL(req.url ?? '/', 'http://bridge');
+    const url = parsed.pathname;
     const json = (code: number, body: unknown) => {
       res.writeHead(code, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
@@ -98,6 +126,13 @@ export async function startHttp(opts: { host: string; port: number }, src: Healt
       const { code, body } = readyzBody(r);
       return json(code, body);
     }
+    const pass = gate?.(req, parsed);
+    if (pass === 'no-token-set') return json(401, { error: 'set http.token (or EDGE_BRIDGE__HTTP__TOKEN) to read this off loopback' });
+    if (pass === 'denied') {
+      res.setHeader('www-authenticate', 'Bearer');
+      return json(401, { error: 'token required: Authorization: Bearer <http.token>, or ?token=' });
+    }
+    if (pass === 'via-query') res.setHeader('set-cookie', `${TOKEN_COOKIE}=${encodeURIComponent(opts.token!)}; HttpOnly; SameSite=Strict; Path=/`);
     if (url === '/metrics') {
       src.metricsText().then(
         (text) => {

@@ -19,6 +19,8 @@ export interface GaugeSources {
   readiness(): number;
   /** Serial ports' own counters (framing errors never reach the payload decoder). */
   serialPorts?(): SerialPortCounters[];
+  /** Bad input not kept because the quarantine's queue was full. */
+  quarantineDropped?(): number;
   /** The embedded MQTT broker's per-connection limits (ingress/mqtt-limits.ts LimitStats). */
   mqttLimits?(): MqttLimitCounters | undefined;
 }
@@ -276,11 +278,21 @@ export class BridgeMetrics {
       },
     });
 
-    // Embedded MQTT limits: reasons are a fixed set of three.
+    new Counter({
+      name: 'edge_quarantine_dropped_total',
+      help: 'Rejected messages acknowledged but not kept, because the quarantine write queue was full (a flood of bad input)',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(src.quarantineDropped?.() ?? 0);
+      },
+    });
+
+    // Embedded MQTT limits: reasons are a fixed set.
     const limits = () => src.mqttLimits?.();
     new Counter({
       name: 'edge_mqtt_limit_disconnects_total',
-      help: 'Embedded MQTT connections closed by a per-connection limit, by reason (packet_too_large, malformed_header, rate_exceeded)',
+      help: 'Embedded MQTT connections closed by a limit, by reason (packet_too_large, malformed_header, rate_exceeded, max_connections, max_connections_per_address)',
       labelNames: ['reason'],
       registers: [this.registry],
       collect() {
@@ -333,6 +345,7 @@ export class BridgeMetrics {
     deviceCounter('edge_device_readings_total', `Readings accepted per device${capped}`, (d) => d.readings);
     deviceCounter('edge_device_batches_total', `Batches accepted per device${capped}`, (d) => d.batches);
     deviceCounter('edge_device_seq_gaps_total', `Batches missing by seq per device${capped}`, (d) => d.gaps);
+    deviceCounter('edge_device_identity_mismatches_total', `Messages from this device's connection whose payload named another device (quarantined)${capped}`, (d) => d.identityMismatches);
     deviceCounter('edge_device_paced_publishes_total', `PUBLISHes held back by the embedded broker's rate limit per device${capped}`, (d) => d.paced);
     deviceGauge('edge_device_node_drops', `Outbox drops the node last reported${capped}`, (d) => d.drops);
     deviceGauge('edge_device_online', `1 while the device is online${capped}`, (d) => (d.online ? 1 : 0));

@@ -1,8 +1,17 @@
-// Quarantine: malformed or unroutable input is kept locally with its reason and
-// raw bytes, counted, and acknowledged to the sender (resending cannot fix it).
-// One JSON line per entry; the file rolls over to `.1` past maxBytes so a
-// misbehaving device cannot fill the disk.
-import { mkdirSync, openSync, writeSync, closeSync, fsyncSync, renameSync, statSync } from 'node:fs';
+// Quarantine: malformed, refused or unroutable input is kept locally with its reason
+// and raw bytes, counted, and acknowledged to the sender (resending cannot fix it).
+//
+// Invariants:
+// - One JSON line per entry, written and fdatasynced before put() resolves true: an
+//   acknowledged message that was quarantined survives a crash too.
+// - Writes never block the event loop: entries queue for one writer, which writes and
+//   syncs every queued entry at once (group commit).
+// - Input from devices is bounded by `maxQueued`: past it put() resolves false at once
+//   and the entry is only counted (`dropped`), so a flood of bad input costs no memory
+//   and never delays honest traffic. Records parked from the store are always queued.
+// - The file rolls over to `.1` past maxBytes, so a misbehaving device cannot fill the disk.
+import { mkdirSync, statSync } from 'node:fs';
+import { open, rename, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface QuarantineEntry {
@@ -11,31 +20,53 @@ export interface QuarantineEntry {
   topic: string;
   source: string;
   payload: Buffer;
+  /** The verified identity the message came with, when it matters (identity_mismatch). */
+  identity?: string;
+}
+
+interface Pending {
+  line: string;
+  done: (written: boolean) => void;
+  fail: (err: Error) => void;
 }
 
 export class Quarantine {
+  /** Entries kept (written or queued), by reason. */
   readonly counts = new Map<string, number>();
-  private fd: number | undefined;
+  /** Entries not kept because the queue was full. */
+  dropped = 0;
+  private fh: FileHandle | undefined;
   private size = 0;
   private readonly file: string;
+  private queue: Pending[] = [];
+  private writing: Promise<void> | undefined;
 
   constructor(
     private readonly dir: string,
     private readonly maxBytes: number,
+    private readonly maxQueued = 1024,
   ) {
     this.file = join(dir, 'quarantine.jsonl');
   }
 
-  open(): void {
+  async open(): Promise<void> {
     mkdirSync(this.dir, { recursive: true });
-    this.fd = openSync(this.file, 'a');
+    this.fh = await open(this.file, 'a');
     this.size = statSync(this.file).size;
   }
 
-  /** Records the entry and fsyncs it: a quarantined message has been acknowledged, so it must survive too. */
-  put(e: QuarantineEntry): void {
+  /**
+   * Queues the entry: resolves true once it is on disk, false when the queue was full (counted in
+   * `dropped`, not kept); rejects when the write failed. `always`: queue it even past the bound
+   * (records parked from the store, which are bounded by the store itself).
+   */
+  put(e: QuarantineEntry, always = false): Promise<boolean> {
+    if (!always && this.queue.length >= this.maxQueued) {
+      this.dropped++;
+      return Promise.resolve(false);
+    }
     this.counts.set(e.reason, (this.counts.get(e.reason) ?? 0) + 1);
-    if (this.fd === undefined) return;
+    if (this.fh === undefined) return Promise.resolve(true);
     const line =
       JSON.stringify({
         at: new Date().toISOString(),
@@ -43,13 +74,14 @@ export class Quarantine {
         detail: e.detail,
         topic: e.topic,
         source: e.source,
+        ...(e.identity !== undefined && { identity: e.identity }),
         payloadHex: e.payload.subarray(0, 65536).toString('hex'),
         payloadBytes: e.payload.length,
       }) + '\n';
-    if (this.size + line.length > this.maxBytes) this.roll();
-    writeSync(this.fd, line);
-    fsyncSync(this.fd);
-    this.size += line.length;
+    return new Promise<boolean>((done, fail) => {
+      this.queue.push({ line, done, fail });
+      this.writing ??= this.drain();
+    });
   }
 
   total(): number {
@@ -58,15 +90,38 @@ export class Quarantine {
     return n;
   }
 
-  close(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
+  /** Writes what is queued, then closes the file. */
+  async close(): Promise<void> {
+    while (this.writing) await this.writing;
+    await this.fh?.close();
+    this.fh = undefined;
   }
 
-  private roll(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
-    renameSync(this.file, `${this.file}.1`);
-    this.fd = openSync(this.file, 'a');
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0 && this.fh) {
+        const group = this.queue;
+        this.queue = [];
+        const bytes = Buffer.from(group.map((p) => p.line).join(''));
+        try {
+          if (this.size > 0 && this.size + bytes.length > this.maxBytes) await this.roll();
+          await this.fh.write(bytes);
+          await this.fh.datasync();
+          this.size += bytes.length;
+          for (const p of group) p.done(true);
+        } catch (err) {
+          for (const p of group) p.fail(err as Error);
+        }
+      }
+    } finally {
+      this.writing = undefined;
+    }
+  }
+
+  private async roll(): Promise<void> {
+    await this.fh?.close();
+    await rename(this.file, `${this.file}.1`);
+    this.fh = await open(this.file, 'a');
     this.size = 0;
   }
 }

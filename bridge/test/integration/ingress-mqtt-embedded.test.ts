@@ -1,7 +1,11 @@
 import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectAsync, type MqttClient } from 'mqtt';
-import { EmbeddedMqttIngress, type EmbeddedMqttOptions, type OversizedPublish } from '../../src/ingress/mqtt-broker.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EmbeddedMqttIngress, type EmbeddedMqttOptions } from '../../src/ingress/mqtt-broker.ts';
+import { addCredential, DeviceAccess } from '../../src/ingress/mqtt-auth.ts';
 import type { IngestHandler, IngestOutcome, RawMessage } from '../../src/types.ts';
 import { uniquePrefix, waitFor } from '../helpers/unique.ts';
 
@@ -133,24 +137,25 @@ describe('EmbeddedMqttIngress', () => {
     await expect(ingress.start(async () => stored)).rejects.toThrow(`port ${port} on 127.0.0.1 is already in use; set mqtt.embedded.port`);
   });
 
-  it('rejects and counts an oversized payload, and keeps serving', async () => {
+  it('hands an oversized payload on marked refused, with its identity, and keeps serving', async () => {
     const handled: RawMessage[] = [];
     const ingress = await startIngress(async (msg) => {
       handled.push(msg);
-      return stored;
+      return msg.refused ? { kind: 'rejected', reason: msg.refused.reason } : stored;
     });
-    const oversized: OversizedPublish[] = [];
-    ingress.on('oversized', (info: OversizedPublish) => oversized.push(info));
     const prefix = uniquePrefix('big');
     const big = await connectClient(ingress.port);
     const other = await connectClient(ingress.port);
     await big.publishAsync(`${prefix}/big/telemetry`, Buffer.alloc(5000, 1), { qos: 1 });
     expect(ingress.stats.oversized).toBe(1);
-    expect(oversized[0]).toMatchObject({ clientId: big.options.clientId, bytes: 5000, limit: 4096 });
-    expect(oversized[0]!.reason).toMatch(/5000 bytes exceeds maxPayloadBytes 4096/);
-    await other.publishAsync(`${prefix}/other/telemetry`, 'ok', { qos: 1 });
+    expect(handled[0]).toMatchObject({ identity: 'big', kind: 'telemetry', refused: { reason: 'oversized' } });
+    expect(handled[0]!.refused!.detail).toMatch(/5000 bytes exceeds mqtt\.embedded\.maxPayloadBytes 4096/);
+    await other.publishAsync(`${prefix}/other/status`, 'ok', { qos: 1 });
     await big.publishAsync(`${prefix}/big/telemetry`, 'small', { qos: 1 });
-    expect(handled.map((m) => m.payload.toString())).toEqual(['ok', 'small']);
+    expect(handled.slice(1).map((m) => [m.payload.toString(), m.identity, m.kind, m.refused])).toEqual([
+      ['ok', 'other', 'status', undefined],
+      ['small', 'big', 'telemetry', undefined],
+    ]);
     expect(big.connected).toBe(true);
   });
 
@@ -185,44 +190,43 @@ describe('EmbeddedMqttIngress', () => {
     expect(ingress.connectedClientIds).not.toContain(device);
   });
 
-  it('applies the authenticate and ACL hooks', async () => {
+  it('applies logins and the ACL: own topics only, commands only to the device itself', async () => {
     const handled: string[] = [];
-    const ingress = await startIngress(
-      async (msg) => {
-        handled.push(msg.topic);
-        return stored;
-      },
-      {
-        authenticate: async (_clientId, username, password) => username === 'node' && password?.toString() === 'secret',
-        // A device may publish only under its own id, and subscribe only to its own cmd topic.
-        authorizePublish: (clientId, topic) => topic.split('/').includes(clientId),
-        authorizeSubscribe: (clientId, topic) => topic.endsWith(`/${clientId}/cmd`),
-      },
-    );
-    const url = `mqtt://127.0.0.1:${ingress.port}`;
-    await expect(connectAsync(url, { clientId: uniquePrefix('c'), username: 'node', password: 'wrong', reconnectPeriod: 0 })).rejects.toThrow(
-      /Not authorized|Bad username/i,
-    );
     const prefix = uniquePrefix('acl');
     const [a, b] = [uniquePrefix('a'), uniquePrefix('b')];
-    const auth = { username: 'node', password: 'secret', reconnectPeriod: 0 };
-    const nodeA = await connectAsync(url, { clientId: a, ...auth });
-    const nodeB = await connectAsync(url, { clientId: b, ...auth });
+    const file = join(mkdtempSync(join(tmpdir(), 'creds-')), 'creds.json');
+    await addCredential(file, a, 'secret-of-node-a');
+    await addCredential(file, b, 'secret-of-node-b');
+    const ingress = await startIngress(
+      async (msg) => {
+        handled.push(`${msg.identity} ${msg.topic}`);
+        return stored;
+      },
+      { access: new DeviceAccess({ credentialsFile: file }) },
+    );
+    const url = `mqtt://127.0.0.1:${ingress.port}`;
+    await expect(connectAsync(url, { clientId: a, username: a, password: 'wrong-secret', reconnectPeriod: 0 })).rejects.toThrow(/Not authorized|Bad username/i);
+    const nodeA = await connectAsync(url, { clientId: a, username: a, password: 'secret-of-node-a', reconnectPeriod: 0 });
+    const nodeB = await connectAsync(url, { clientId: b, username: b, password: 'secret-of-node-b', reconnectPeriod: 0 });
     cleanups.push(() => nodeA.endAsync(true), () => nodeB.endAsync(true));
     await nodeB.subscribeAsync(`${prefix}/${b}/cmd`, { qos: 1 });
     // SUBACK 0x80 for someone else's cmd topic; mqtt.js turns it into an error.
-    await expect(nodeB.subscribeAsync(`${prefix}/${a}/cmd`, { qos: 1 })).rejects.toThrow(/Subscribe error/);
+    await expect(nodeA.subscribeAsync(`${prefix}/${b}/cmd`, { qos: 1 })).rejects.toThrow(/Subscribe error/);
     const toB: string[] = [];
     nodeB.on('message', (_topic, payload) => toB.push(payload.toString()));
 
     await nodeA.publishAsync(`${prefix}/${a}/telemetry`, 'mine', { qos: 1 });
     await nodeA.publishAsync(`${prefix}/${b}/telemetry`, 'not mine', { qos: 1 });
     await nodeA.publishAsync(`${prefix}/${b}/cmd`, 'forged command', { qos: 1 });
-    expect(handled).toEqual([`${prefix}/${a}/telemetry`]);
+    expect(handled).toEqual([`${a} ${prefix}/${a}/telemetry`]);
     expect(ingress.stats.denied).toBe(2);
     expect(await ingress.sendCommand(b, prefix, Buffer.from('real command'), 7)).toBe(true);
     await waitFor(() => toB.length > 0, { what: 'command to b' });
     expect(toB).toEqual(['real command']);
+    // b offline: its command goes to nobody.
+    await nodeB.endAsync();
+    await waitFor(() => !ingress.connectedClientIds.includes(b), { what: 'b offline' });
+    expect(await ingress.sendCommand(b, prefix, Buffer.from('later'), 8)).toBe(false);
   });
 
   it('hands a last will to the handler', async () => {

@@ -27,7 +27,7 @@ describe('defaults', () => {
   it('load with no file, env or flags', () => {
     const c = loadConfig({});
     expect(c).toEqual(defaultConfig());
-    expect(c.mqtt).toMatchObject({ mode: 'embedded', embedded: { host: '0.0.0.0', port: 1883, maxPayloadBytes: 8192 } });
+    expect(c.mqtt).toMatchObject({ mode: 'embedded', embedded: { host: '127.0.0.1', port: 1883, maxPayloadBytes: 8192 } });
     expect(c.mqtt.external.topics).toEqual(['+/+/+/telemetry', '+/+/+/status']);
     expect(c.serial.ports).toEqual([]);
     expect(c.amqp).toMatchObject({
@@ -82,7 +82,7 @@ describe('sources and precedence: file < env < flags', () => {
     expect(c.amqp.windowPerChannel).toBe(100);
     expect(c.amqp.connections).toBe(3);
     expect(c.amqp.channelsPerConnection).toBe(2);
-    expect(c.mqtt.embedded).toMatchObject({ port: 1999, host: '0.0.0.0' });
+    expect(c.mqtt.embedded).toMatchObject({ port: 1999, host: '127.0.0.1' });
   });
 
   it('env beats the file, flags beat env, later flags beat earlier ones', () => {
@@ -122,7 +122,7 @@ describe('sources and precedence: file < env < flags', () => {
     const c = loadConfig({
       overrides: ['serial.ports[0].path=/dev/ttyX', 'serial.ports[1]={"tcp":"localhost:4000"}', 'amqp.urls=amqp://u:p@h:5672/v?x=1'],
     });
-    expect(c.serial.ports).toEqual([{ path: '/dev/ttyX', baudRate: 115200 }, { tcp: 'localhost:4000' }]);
+    expect(c.serial.ports).toEqual([{ path: '/dev/ttyX', baudRate: 115200, devices: 'any' }, { tcp: 'localhost:4000', devices: 'any' }]);
     expect(c.amqp.urls).toEqual(['amqp://u:p@h:5672/v?x=1']);
   });
 
@@ -204,7 +204,7 @@ describe('errors name the path, what was expected, what was found and where from
 
 describe('mqtt.embedded.limits', () => {
   it('is on by default: 64 KiB packets, 200 PUBLISH/s with a burst of 400, disconnect after a minute paced', () => {
-    expect(loadConfig({}).mqtt.embedded.limits).toEqual({ maxPacketBytes: 65_536, publishesPerSecond: 200, publishBurst: 400, disconnectAfterPacedMs: 60_000 });
+    expect(loadConfig({}).mqtt.embedded.limits).toEqual({ maxPacketBytes: 65_536, publishesPerSecond: 200, publishBurst: 400, disconnectAfterPacedMs: 60_000, maxConnections: 16_000, maxConnectionsPerAddress: 1000 });
   });
 
   it('a packet limit too small for maxPayloadBytes, and values outside MQTT, are errors', () => {
@@ -267,9 +267,13 @@ describe('routing rules are compiled while loading', () => {
 });
 
 describe('shipped config files', () => {
-  it('config/edge-bridge.example.yaml loads, and every rule reaches a queue', () => {
-    const c = loadConfig({ file: repoFile('config/edge-bridge.example.yaml') });
+  it('config/edge-bridge.example.yaml loads with its HTTP token from the environment, and every rule reaches a queue', () => {
+    const file = repoFile('config/edge-bridge.example.yaml');
+    expect(() => loadConfig({ file, env: {} })).toThrow(/http\.token: expected a token/);
+    const c = loadConfig({ file, env: { EDGE_BRIDGE__HTTP__TOKEN: 'example-token-0123456789' } });
     expect(c.production).toBe(true);
+    expect(c.http.token).toBe('example-token-0123456789');
+    expect(c.mqtt.topicPrefixes).toEqual(['factory/floor1', 'factory/floor2']);
     expect(c.mqtt.embedded.port).toBe(1883);
     expect(c.routing.rules[0]).toEqual({ name: 'factory', filter: 'factory/+floor/+device/telemetry', key: 'factory.{floor}.{sensor}', split: 'sensor' });
     const bindings = c.amqp.topology.queues.flatMap((q) => q.bindings.map((pattern) => ({ queue: q.name, pattern })));

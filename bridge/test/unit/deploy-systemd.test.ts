@@ -74,9 +74,14 @@ describe('deploy/systemd/edge-bridge.service', () => {
     expect(keys.has('MemoryDenyWriteExecute')).toBe(false);
   });
 
-  it('the shipped /etc config is valid and keeps data under the StateDirectory', () => {
-    const config = loadConfig({ file: join(repo, 'deploy/config/edge-bridge.yaml'), env: {} });
+  it('the shipped /etc config is valid with the token from /etc/edge-bridge/env, and keeps data under the StateDirectory', () => {
+    const file = join(repo, 'deploy/config/edge-bridge.yaml');
+    const config = loadConfig({ file, env: { EDGE_BRIDGE__HTTP__TOKEN: 'a-token-from-etc-edge-bridge-env' } });
     expect(config.store.dir).toBe('/var/lib/edge-bridge/store');
     expect(config.quarantine.dir).toBe('/var/lib/edge-bridge/quarantine');
+    expect(config.http).toMatchObject({ host: '0.0.0.0', token: 'a-token-from-etc-edge-bridge-env' });
+    expect(config.mqtt.embedded.auth?.credentialsFile).toBe('/etc/edge-bridge/mqtt-credentials.json');
+    // Without the token the dashboard and /metrics would be open to the network: refused.
+    expect(() => loadConfig({ file, env: {} })).toThrow(/http\.token: expected a token/);
   });
 });

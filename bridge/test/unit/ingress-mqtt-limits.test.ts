@@ -18,7 +18,7 @@ import {
 import { waitFor } from '../helpers/unique.ts';
 
 const quiet = pino({ enabled: false });
-const OFF: ConnectionLimits = { maxPacketBytes: 1024, publishesPerSecond: 0, publishBurst: 1, disconnectAfterPacedMs: 0 };
+const OFF: ConnectionLimits = { maxPacketBytes: 1024, publishesPerSecond: 0, publishBurst: 1, disconnectAfterPacedMs: 0, maxConnections: 0, maxConnectionsPerAddress: 0 };
 
 function remainingLength(n: number): Buffer {
   const out: number[] = [];
@@ -170,13 +170,13 @@ describe('LimitedConnection', () => {
     expect(disconnect).toMatchObject({ reason: 'packet_too_large', clientId: undefined });
     expect(disconnect!.detail).toBe('packet type 3 announces 10485760 bytes, above maxPacketBytes 1024');
     expect(good.subarray(0, out.length)).toEqual(out);
-    expect(limiter.stats.disconnects).toEqual({ packet_too_large: 1, malformed_header: 0, rate_exceeded: 0 });
+    expect(limiter.stats.disconnects).toEqual({ packet_too_large: 1, malformed_header: 0, rate_exceeded: 0, max_connections: 0, max_connections_per_address: 0 });
   });
 
   it('paces PUBLISH packets to the rate, logs once per episode, and forwards everything', async () => {
     const lines: Array<{ msg: string; clientId?: string; pacedPublishes?: number }> = [];
     const log = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
-    const limiter = new ConnectionLimiter({ maxPacketBytes: 1024, publishesPerSecond: 1000, publishBurst: 5, disconnectAfterPacedMs: 0 }, log);
+    const limiter = new ConnectionLimiter({ maxPacketBytes: 1024, publishesPerSecond: 1000, publishBurst: 5, disconnectAfterPacedMs: 0, maxConnections: 0, maxConnectionsPerAddress: 0 }, log);
     const publishes = Array.from({ length: 30 }, (_, i) => packet(3, Buffer.from(`m${i}`)));
     const pings = Array.from({ length: 30 }, () => packet(12, 0));
     const wire = Buffer.concat(publishes.flatMap((p, i) => [p, pings[i]!]));
@@ -202,7 +202,7 @@ describe('LimitedConnection', () => {
   });
 
   it('disconnects a client that stays above the rate for disconnectAfterPacedMs, at a packet boundary', async () => {
-    const limits = { maxPacketBytes: 1024, publishesPerSecond: 200, publishBurst: 20, disconnectAfterPacedMs: 40 };
+    const limits = { maxPacketBytes: 1024, publishesPerSecond: 200, publishBurst: 20, disconnectAfterPacedMs: 40, maxConnections: 0, maxConnectionsPerAddress: 0 };
     const publishes = Array.from({ length: 200 }, (_, i) => packet(3, Buffer.from(String(i).padStart(4, '0'))));
     const wire = Buffer.concat(publishes);
     const { out, disconnect, limiter } = await run([wire], limits, { clientId: 'loud' });
@@ -219,7 +219,7 @@ describe('LimitedConnection', () => {
   it('disconnects only after disconnectAfterPacedMs of pacing without a break, not a client back under its rate after a burst', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
     try {
-      const limiter = new ConnectionLimiter({ maxPacketBytes: 1024, publishesPerSecond: 100, publishBurst: 5, disconnectAfterPacedMs: 300 }, quiet);
+      const limiter = new ConnectionLimiter({ maxPacketBytes: 1024, publishesPerSecond: 100, publishBurst: 5, disconnectAfterPacedMs: 300, maxConnections: 0, maxConnectionsPerAddress: 0 }, quiet);
       const socket = new FakeSocket();
       const conn = limiter.wrap(socket);
       limiter.bind(conn, 'c');
@@ -252,7 +252,7 @@ describe('LimitedConnection', () => {
   });
 
   it('a client id keeps its bucket across connections until it is full again', async () => {
-    const limits = { maxPacketBytes: 1024, publishesPerSecond: 100, publishBurst: 3, disconnectAfterPacedMs: 0 };
+    const limits = { maxPacketBytes: 1024, publishesPerSecond: 100, publishBurst: 3, disconnectAfterPacedMs: 0, maxConnections: 0, maxConnectionsPerAddress: 0 };
     const limiter = new ConnectionLimiter(limits, quiet);
     const three = Buffer.concat([packet(3, 1), packet(3, 1), packet(3, 1)]);
     await run([three], limits, { limiter, clientId: 'again' });
@@ -280,7 +280,7 @@ describe('LimitedConnection', () => {
     await fc.assert(
       fc.asyncProperty(packetsUnder(300, 8), fc.array(fc.nat(), { maxLength: 10 }), fc.integer({ min: 1, max: 3 }), async (packets, cuts, burst) => {
         const wire = Buffer.concat(packets);
-        const limits = { maxPacketBytes: 300, publishesPerSecond: 2000, publishBurst: burst, disconnectAfterPacedMs: 0 };
+        const limits = { maxPacketBytes: 300, publishesPerSecond: 2000, publishBurst: burst, disconnectAfterPacedMs: 0, maxConnections: 0, maxConnectionsPerAddress: 0 };
         const { out, disconnect } = await run(chunked(wire, cuts), limits, { clientId: 'p' });
         expect(disconnect).toBeUndefined();
         expect(out.equals(wire)).toBe(true);

@@ -41,6 +41,7 @@ const PER_DEVICE = [
   'edge_device_readings_total',
   'edge_device_batches_total',
   'edge_device_seq_gaps_total',
+  'edge_device_identity_mismatches_total',
   'edge_device_paced_publishes_total',
   'edge_device_node_drops',
   'edge_device_online',

@@ -29,7 +29,7 @@ const batch = (over: Partial<Batch> = {}): Batch => ({
   ],
   ...over,
 });
-const raw = (topic: string, payload: Buffer = Buffer.from([0xc0])): RawMessage => ({ transport: 'mqtt', topic, payload, source: 'c1', receivedAt: RECEIVED });
+const raw = (topic: string, payload: Buffer = Buffer.from([0xc0])): RawMessage => ({ transport: 'mqtt', topic, payload, source: 'c1', receivedAt: RECEIVED, identity: 'c1', kind: 'telemetry' });
 const wire = (b: Batch) => ({ v: b.v, d: b.device, b: b.boot, s: b.seq, f: b.fw, t: b.ts, u: b.unsynced, r: b.readings.map((r) => [r.sensor, r.offset, r.value]) });
 
 const DEFAULT: RoutingRule = { filter: '#', key: '{topic}', split: 'none' };

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { BurstLog, type BurstReport } from '../../src/ingress/serial-burst-log.ts';
+import { BurstLog, type BurstReport } from '../../src/observe/burst-log.ts';
 
 describe('BurstLog', () => {
   beforeEach(() => vi.useFakeTimers());
