@@ -437,7 +437,8 @@ async function scale(): Promise<{ idleMb: number; trickleMb: number; baseMb: num
   const per = conns / P.scaleProcs;
   const t0 = Date.now();
   const gens = await Promise.all(
-    Array.from({ length: P.scaleProcs }, (_, i) => devices(`mqtt://127.0.0.1:${port}`, per, `scale${i}`, { connectPerSec: 1000, keepalive: 120 })),
+    // Each process from its own block of 16 loopback addresses: at most ~160 connections per address, under the bridge's per-address cap.
+    Array.from({ length: P.scaleProcs }, (_, i) => devices(`mqtt://127.0.0.1:${port}`, per, `scale${i}`, { connectPerSec: 1000, keepalive: 120, sourceAddresses: 16, sourceBlock: i })),
   );
   progress(`  ${conns} connected in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   await sleep(quick ? 1000 : 3000);

@@ -1,6 +1,7 @@
 // Load generator: many MQTT devices in one process, publishing QoS1 batches.
 // Commands: connect, run (max or paced rate), trickle (one batch per client per interval), exit.
-import mqtt, { type MqttClient } from 'mqtt';
+import { createConnection } from 'node:net';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { serve } from '../lib/worker.ts';
 import { batchPayload, deviceId, pace, topicFor } from './payload.ts';
 
@@ -15,6 +16,13 @@ interface Setup {
   /** Connections opened per second (so 10k clients do not arrive in one burst). */
   connectPerSec?: number;
   keepalive?: number;
+  /**
+   * Spread the connections over this many loopback source addresses (127.0.<n>.<k>), as devices
+   * on a network have their own; the bridge caps connections per address. 0: the default one.
+   */
+  sourceAddresses?: number;
+  /** Distinguishes the source addresses of several generator processes. */
+  sourceBlock?: number;
 }
 
 interface Device {
@@ -41,7 +49,7 @@ async function connect(args: Setup): Promise<{ connected: number; ms: number }> 
   const perSec = args.connectPerSec ?? 2000;
   const connecting: Promise<void>[] = [];
   for (let i = 0; i < args.clients; i++) {
-    const client = mqtt.connect(args.url, {
+    const options: IClientOptions = {
       clientId: `${args.clientIdPrefix}-${i}`,
       clean: true,
       keepalive: args.keepalive ?? 60,
@@ -50,7 +58,17 @@ async function connect(args: Setup): Promise<{ connected: number; ms: number }> 
       username: args.username,
       password: args.password,
       protocolVersion: 4,
-    });
+    };
+    const spread = args.sourceAddresses ?? 0;
+    let client: MqttClient;
+    if (spread > 0) {
+      // mqtt.js has no localAddress option: the client takes our own stream instead.
+      const { hostname, port } = new URL(args.url);
+      const localAddress = `127.${1 + (args.sourceBlock ?? 0)}.${1 + (i % spread)}.1`;
+      client = new mqtt.MqttClient(() => createConnection({ host: hostname, port: Number(port), localAddress }), options);
+    } else {
+      client = mqtt.connect(args.url, options);
+    }
     client.on('error', (err) => {
       errors++;
       lastError = err.message;

@@ -330,7 +330,7 @@ describe('a device can speak only as itself', () => {
     expect(malformed).toBeGreaterThan(500);
   });
 
-  it('an anonymous listener off loopback is refused at config load, naming mqtt.embedded.host; allowAnonymous starts it with a warning', async () => {
+  it('an anonymous listener off loopback is refused at config load, naming mqtt.embedded.host; allowAnonymous starts it with a warning, as does a serial port without topicPrefix', async () => {
     const port = await freePort();
     const refusedFile = join(dir, 'open.json');
     const anonTopology = { exchange: `${run}.anon`, alternateExchange: `${run}.anon.ae`, unroutableQueue: `${run}.anon.unroutable`, deadLetterExchange: `${run}.anon.dlx`, deadLetterQueue: `${run}.anon.dlq`, queues: [] };
@@ -346,10 +346,13 @@ describe('a device can speak only as itself', () => {
     // Nothing listens on that port.
     await expect(connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0, connectTimeout: 2000 })).rejects.toThrow();
 
-    const allowed = BridgeProcess.write(mkdtempSync(join(dir, 'anon-')), { ...base, mqtt: { embedded: { host: '0.0.0.0', port, allowAnonymous: true } } });
+    // A serial port declared the old way ({ path } alone) still loads, with a warning naming topicPrefix.
+    const serial = { ports: [{ path: join(dir, 'no-such-tty') }] };
+    const allowed = BridgeProcess.write(mkdtempSync(join(dir, 'anon-')), { ...base, serial, mqtt: { embedded: { host: '0.0.0.0', port, allowAnonymous: true } } });
     await allowed.start();
     try {
       expect(allowed.logged(/allowAnonymous: true/)).toHaveLength(1);
+      expect(allowed.logged(/serial port without topicPrefix.*serial\.ports\[\]\.topicPrefix/)).toHaveLength(1);
       const anon = await connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 });
       await anon.endAsync();
     } finally {

@@ -32,7 +32,7 @@ describe('ExternalMqttIngress (private Mosquitto)', () => {
     const seen: string[] = [];
     const handler: IngestHandler = async (msg) => {
       seen.push(msg.payload.toString());
-      expect(msg).toMatchObject({ transport: 'mqtt', topic: `${prefix}/dev/telemetry`, source: clientId });
+      expect(msg).toMatchObject({ transport: 'mqtt', topic: `${prefix}/dev/telemetry`, source: clientId, identity: 'dev', kind: 'telemetry' });
       return stored;
     };
     const options = { url: mosquitto.url, clientId, topics: [`${prefix}/+/telemetry`], reconnectPeriodMs: 100 };
@@ -85,6 +85,35 @@ describe('ExternalMqttIngress (private Mosquitto)', () => {
       expect(ingress.stats.redeliveries).toBe(busyAttempts);
       // Nothing missing, in order; messages after the busy one were only handled once.
       expect(storedPayloads).toEqual(range(0, 10));
+    } finally {
+      await ingress.stop();
+    }
+  });
+
+  it('speaks for the topic\'s device level; a topic outside the allowed prefixes is handed on refused', async () => {
+    const prefix = uniquePrefix('extid');
+    const seen: Array<{ topic: string; identity: string; kind: string; refused?: string }> = [];
+    const ingress = new ExternalMqttIngress({
+      url: mosquitto.url,
+      clientId: uniquePrefix('bridge'),
+      topics: [`${prefix}/#`],
+      topicPrefixes: [`${prefix}/floor1`],
+      reconnectPeriodMs: 100,
+    });
+    await ingress.start(async (msg) => {
+      seen.push({ topic: msg.topic, identity: msg.identity, kind: msg.kind, refused: msg.refused?.reason });
+      return msg.refused ? { kind: 'rejected', reason: msg.refused.reason } : stored;
+    });
+    try {
+      await publisher.publishAsync(`${prefix}/floor1/dev-7/status`, 's', { qos: 1 });
+      await publisher.publishAsync(`${prefix}/floor1/extra/dev-7/telemetry`, 'x', { qos: 1 });
+      await publisher.publishAsync(`${prefix}/floor1/dev-7/telemetry`, 't', { qos: 1 });
+      await waitFor(() => seen.length === 3, { what: 'three messages' });
+      expect(seen).toEqual([
+        { topic: `${prefix}/floor1/dev-7/status`, identity: 'dev-7', kind: 'status', refused: undefined },
+        { topic: `${prefix}/floor1/extra/dev-7/telemetry`, identity: '', kind: 'telemetry', refused: 'bad_topic' },
+        { topic: `${prefix}/floor1/dev-7/telemetry`, identity: 'dev-7', kind: 'telemetry', refused: undefined },
+      ]);
     } finally {
       await ingress.stop();
     }

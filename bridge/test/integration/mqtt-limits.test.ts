@@ -189,7 +189,7 @@ describe('embedded MQTT: a client far above its publish rate', () => {
       });
 
       const stats = bridge.ingress.limitStats!;
-      expect(stats.disconnects).toEqual({ packet_too_large: 0, malformed_header: 0, rate_exceeded: 0 });
+      expect(stats.disconnects).toEqual({ packet_too_large: 0, malformed_header: 0, rate_exceeded: 0, max_connections: 0, max_connections_per_address: 0 });
       // How many waited depends on timers (one that fires late brings several tokens).
       expect(stats.pacedPublishes).toBeGreaterThan(0);
       expect(stats.pacingEpisodes).toBe(1);
