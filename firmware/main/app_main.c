@@ -1,8 +1,11 @@
 /* ESP32 edge node: ESP-IDF v5 glue around the portable core (edge_node.h).
  *
  * One task (app_main's) owns the core. Wi-Fi, SNTP and esp-mqtt run in their
- * own tasks and only post events to s_events; the loop below hands them to
- * the core and calls edge_node_step() when something is due.
+ * own tasks. State (MQTT up, got IP, time synced) is kept in atomic flags and
+ * announced with a task-notification bit, so it is never lost; PUBACKs,
+ * deletions and commands go through s_events, and a full queue costs only a
+ * resend (the core's PUBACK timeout recovers it). The loop sleeps until the
+ * core's next deadline or a notification: it never spins.
  *
  * Serial lines that tests wait for (simulator/wokwi/scenario.yaml):
  *   "edge: boot count <n>"
@@ -10,6 +13,7 @@
  *   "edge: published batch seq=<s> readings=<n>"   (after PUBACK / ack frame)
  */
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,6 +21,7 @@
 #include "freertos/queue.h"
 #include "freertos/task.h"
 
+#include "bootloader_random.h"
 #include "esp_err.h"
 #include "esp_event.h"
 #include "esp_log.h"
@@ -39,15 +44,31 @@
 
 static const char *TAG = "edge";
 
-#define LOOP_MAX_WAIT_MS   20u   /* button polling and UART reads */
+#define LOOP_MAX_WAIT_MS   60000u /* a bound on one sleep, not a poll period */
+#define BUTTON_RECHECK_MS  10u    /* while a press settles (debounce) */
 #define EVENT_QUEUE_LEN    16
 #define CMD_PAYLOAD_MAX    128u  /* a command map is ~30 bytes (PROTOCOL.md 6) */
 #define LED_BLINK_MS       100u
 
+/* Task-notification bits of the node task. */
+#define NOTIFY_QUEUE   (1u << 0)  /* s_events has something */
+#define NOTIFY_STATE   (1u << 1)  /* MQTT up/down or got IP: read the flags */
+#define NOTIFY_BUTTON  (1u << 2)
+#define NOTIFY_UART    (1u << 3)
+
+/* esp-mqtt drops an outbox entry this long after it was queued (mqtt_config.h:
+ * OUTBOX_EXPIRED_TIMEOUT_MS). The core waits longer for a PUBACK before it
+ * resends, so it never sends a batch esp-mqtt still retransmits. */
+#ifdef CONFIG_MQTT_OUTBOX_EXPIRED_TIMEOUT_MS
+#define MQTT_OUTBOX_EXPIRY_MS CONFIG_MQTT_OUTBOX_EXPIRED_TIMEOUT_MS
+#else
+#define MQTT_OUTBOX_EXPIRY_MS 30000u
+#endif
+#define MQTT_ACK_TIMEOUT_MS (MQTT_OUTBOX_EXPIRY_MS + 15000u)
+
 typedef enum {
-    EV_MQTT_CONNECTED,
-    EV_MQTT_DISCONNECTED,
     EV_MQTT_PUBACK,
+    EV_MQTT_DELETED,
     EV_MQTT_COMMAND,
 } ev_type_t;
 
@@ -60,9 +81,16 @@ typedef struct {
 
 static edge_node_t s_node;            /* ~15 KB: static, never on a stack */
 static QueueHandle_t s_events;
+static TaskHandle_t s_node_task;
 static char s_device_id[32];
-static bool s_connected;
+static bool s_connected;              /* as the core sees it (node task only) */
 static uint64_t s_led_off_until_ms;
+static atomic_uint s_events_dropped;
+
+static void notify_node(uint32_t bits)
+{
+    xTaskNotify(s_node_task, bits, eSetBits);
+}
 
 /* ---- NVS ------------------------------------------------------------------ */
 
@@ -74,7 +102,12 @@ static void nvs_reseed_boot_counter(void)
 {
     nvs_handle_t h;
     ESP_ERROR_CHECK(nvs_open("edge", NVS_READWRITE, &h)); /* namespace and key: PROTOCOL.md 7 */
-    uint32_t boot = 0x80000000u | (esp_random() & 0x3fffffffu); /* room for 2^30 more boots */
+    /* RF is not up yet, so esp_random() alone would be pseudo-random here;
+     * this entropy source must be off again before Wi-Fi or the ADC start. */
+    bootloader_random_enable();
+    uint32_t salt = esp_random();
+    bootloader_random_disable();
+    uint32_t boot = 0x80000000u | (salt & 0x3fffffffu); /* room for 2^30 more boots */
     ESP_ERROR_CHECK(nvs_set_u32(h, "boot", boot));
     ESP_ERROR_CHECK(nvs_commit(h));
     nvs_close(h);
@@ -111,13 +144,19 @@ static uint64_t now_ms(void)
 }
 
 #if CONFIG_EDGE_TRANSPORT_MQTT
+static atomic_bool s_mqtt_up;         /* latest MQTT_EVENT_CONNECTED/DISCONNECTED */
+static atomic_uint s_mqtt_sessions;   /* MQTT_EVENT_CONNECTED so far */
+static atomic_bool s_have_ip;
+
+/* Never blocks the MQTT task. A lost PUBACK or DELETED costs one resend after the
+ * core's PUBACK timeout (the bridge dedupes); a lost command is counted and the
+ * sender sees no confirming status. */
 static void post_event(const ev_t *ev)
 {
-    /* Never block the posting task for long; a lost PUBACK only delays the
-     * batch until the core's resend timeout (duplicates are deduped). */
-    if (xQueueSend(s_events, ev, pdMS_TO_TICKS(100)) != pdTRUE) {
-        ESP_LOGW(TAG, "event queue full, dropped event %d", (int)ev->type);
+    if (xQueueSend(s_events, ev, 0) != pdTRUE) {
+        atomic_fetch_add(&s_events_dropped, 1);
     }
+    notify_node(NOTIFY_QUEUE);
 }
 
 /* ---- Wi-Fi station with reconnect backoff ---------------------------------- */
@@ -125,15 +164,33 @@ static void post_event(const ev_t *ev)
 static esp_mqtt_client_handle_t s_mqtt;
 static bool s_mqtt_started;
 static esp_timer_handle_t s_wifi_retry_timer;
-static uint32_t s_wifi_backoff_ms = 1000;
+static atomic_uint s_wifi_backoff_ms = 1000; /* event task and esp_timer task */
+static atomic_uint s_wifi_errors;
 static char s_cmd_topic[EDGE_TOPIC_MAX];
 
-static void wifi_retry(void *arg)
+static void wifi_schedule_retry(void)
+{
+    esp_timer_stop(s_wifi_retry_timer); /* ESP_ERR_INVALID_STATE if idle: fine */
+    unsigned backoff = atomic_load(&s_wifi_backoff_ms);
+    esp_err_t err = esp_timer_start_once(s_wifi_retry_timer, (uint64_t)backoff * 1000u);
+    if (err != ESP_OK) {
+        atomic_fetch_add(&s_wifi_errors, 1);
+        ESP_LOGE(TAG, "Wi-Fi retry timer: %s", esp_err_to_name(err));
+    }
+    atomic_store(&s_wifi_backoff_ms, backoff >= 30000u ? 60000u : backoff * 2u);
+}
+
+/* Runs in the esp_timer task or the event task. A failed connect raises no
+ * DISCONNECTED event, so it schedules the next try itself. */
+static void wifi_connect(void *arg)
 {
     (void)arg;
     esp_err_t err = esp_wifi_connect();
     if (err != ESP_OK) {
-        ESP_LOGW(TAG, "esp_wifi_connect: %s", esp_err_to_name(err));
+        atomic_fetch_add(&s_wifi_errors, 1);
+        ESP_LOGW(TAG, "esp_wifi_connect: %s (%u errors), retry in %u ms", esp_err_to_name(err),
+                 atomic_load(&s_wifi_errors), atomic_load(&s_wifi_backoff_ms));
+        wifi_schedule_retry();
     }
 }
 
@@ -141,23 +198,18 @@ static void wifi_event(void *arg, esp_event_base_t base, int32_t id, void *data)
 {
     (void)arg;
     if (base == WIFI_EVENT && id == WIFI_EVENT_STA_START) {
-        wifi_retry(NULL);
+        wifi_connect(NULL);
     } else if (base == WIFI_EVENT && id == WIFI_EVENT_STA_DISCONNECTED) {
         const wifi_event_sta_disconnected_t *d = data;
-        ESP_LOGW(TAG, "Wi-Fi disconnected (reason %d), retry in %" PRIu32 " ms",
-                 d->reason, s_wifi_backoff_ms);
-        esp_timer_stop(s_wifi_retry_timer); /* ESP_ERR_INVALID_STATE if idle: fine */
-        ESP_ERROR_CHECK(esp_timer_start_once(s_wifi_retry_timer, (uint64_t)s_wifi_backoff_ms * 1000u));
-        s_wifi_backoff_ms = s_wifi_backoff_ms >= 30000u ? 60000u : s_wifi_backoff_ms * 2u;
+        ESP_LOGW(TAG, "Wi-Fi disconnected (reason %d), retry in %u ms",
+                 d->reason, atomic_load(&s_wifi_backoff_ms));
+        wifi_schedule_retry();
     } else if (base == IP_EVENT && id == IP_EVENT_STA_GOT_IP) {
         const ip_event_got_ip_t *e = data;
         ESP_LOGI(TAG, "got IP " IPSTR, IP2STR(&e->ip_info.ip));
-        s_wifi_backoff_ms = 1000;
-        if (!s_mqtt_started) {
-            /* esp-mqtt reconnects by itself from here on */
-            ESP_ERROR_CHECK(esp_mqtt_client_start(s_mqtt));
-            s_mqtt_started = true;
-        }
+        atomic_store(&s_wifi_backoff_ms, 1000);
+        atomic_store(&s_have_ip, true);
+        notify_node(NOTIFY_STATE); /* the node task starts esp-mqtt */
     }
 }
 
@@ -167,7 +219,7 @@ static void wifi_init(void)
     wifi_init_config_t cfg = WIFI_INIT_CONFIG_DEFAULT();
     ESP_ERROR_CHECK(esp_wifi_init(&cfg));
 
-    const esp_timer_create_args_t retry = { .callback = wifi_retry, .name = "wifi_retry" };
+    const esp_timer_create_args_t retry = { .callback = wifi_connect, .name = "wifi_retry" };
     ESP_ERROR_CHECK(esp_timer_create(&retry, &s_wifi_retry_timer));
     ESP_ERROR_CHECK(esp_event_handler_instance_register(WIFI_EVENT, ESP_EVENT_ANY_ID, wifi_event, NULL, NULL));
     ESP_ERROR_CHECK(esp_event_handler_instance_register(IP_EVENT, IP_EVENT_STA_GOT_IP, wifi_event, NULL, NULL));
@@ -209,12 +261,13 @@ static void mqtt_event(void *arg, esp_event_base_t base, int32_t id, void *data)
 
     switch ((esp_mqtt_event_id_t)id) {
     case MQTT_EVENT_CONNECTED:
-        ev.type = EV_MQTT_CONNECTED;
-        post_event(&ev);
+        atomic_fetch_add(&s_mqtt_sessions, 1);
+        atomic_store(&s_mqtt_up, true);
+        notify_node(NOTIFY_STATE);
         break;
     case MQTT_EVENT_DISCONNECTED:
-        ev.type = EV_MQTT_DISCONNECTED;
-        post_event(&ev);
+        atomic_store(&s_mqtt_up, false);
+        notify_node(NOTIFY_STATE);
         break;
     case MQTT_EVENT_PUBLISHED: /* PUBACK for a QoS 1 publish */
         ev.type = EV_MQTT_PUBACK;
@@ -241,8 +294,11 @@ static void mqtt_event(void *arg, esp_event_base_t base, int32_t id, void *data)
         ESP_LOGI(TAG, "subscribed, msg_id=%d", e->msg_id);
         break;
     case MQTT_EVENT_DELETED:
-        /* esp-mqtt's outbox expired it; the node's own outbox resends */
+        /* esp-mqtt's outbox expired it: the core sends that batch again */
         ESP_LOGW(TAG, "esp-mqtt dropped msg_id=%d from its outbox", e->msg_id);
+        ev.type = EV_MQTT_DELETED;
+        ev.msg_id = e->msg_id;
+        post_event(&ev);
         break;
     case MQTT_EVENT_ERROR:
         if (e->error_handle != NULL) {
@@ -348,24 +404,15 @@ static void handle_event(const ev_t *ev)
 {
     switch (ev->type) {
 #if CONFIG_EDGE_TRANSPORT_MQTT
-    case EV_MQTT_CONNECTED:
-        printf("edge: mqtt connected\n");
-        hal_esp32_set_mqtt_up(true);
-        s_connected = true;
-        edge_node_on_connected(&s_node); /* subscribe cmd, birth, replay */
-        break;
-    case EV_MQTT_DISCONNECTED:
-        ESP_LOGW(TAG, "MQTT disconnected");
-        hal_esp32_set_mqtt_up(false);
-        s_connected = false;
-        edge_node_on_disconnected(&s_node);
-        break;
     case EV_MQTT_PUBACK: {
         size_t n = inflight_snapshot();
         edge_node_on_mqtt_puback(&s_node, ev->msg_id);
         report_acked(n);
         break;
     }
+    case EV_MQTT_DELETED:
+        edge_node_on_mqtt_deleted(&s_node, ev->msg_id);
+        break;
     case EV_MQTT_COMMAND: {
         edge_err_t err = edge_node_on_command(&s_node, ev->data, ev->len);
         ESP_LOGI(TAG, "command: %s", edge_err_name(err));
@@ -377,6 +424,56 @@ static void handle_event(const ev_t *ev)
     }
 }
 
+#if CONFIG_EDGE_TRANSPORT_MQTT
+/* Brings the core in line with the latest MQTT state. Several CONNECTED and
+ * DISCONNECTED events may have happened since the last call: a new session
+ * count means the core's session ended even if the link is up again. */
+static void sync_mqtt_state(void)
+{
+    static unsigned sessions_seen;
+    bool up = atomic_load(&s_mqtt_up);
+    unsigned sessions = atomic_load(&s_mqtt_sessions);
+    if (s_connected && (!up || sessions != sessions_seen)) {
+        ESP_LOGW(TAG, "MQTT disconnected");
+        hal_esp32_set_mqtt_up(false);
+        s_connected = false;
+        edge_node_on_disconnected(&s_node);
+    }
+    if (up && !s_connected) {
+        printf("edge: mqtt connected\n");
+        hal_esp32_set_mqtt_up(true);
+        s_connected = true;
+        edge_node_on_connected(&s_node); /* subscribe cmd, birth */
+    }
+    sessions_seen = sessions;
+
+    if (atomic_load(&s_have_ip) && !s_mqtt_started) {
+        /* esp-mqtt reconnects by itself from here on; a failed start is tried
+         * again at the next wake */
+        esp_err_t err = esp_mqtt_client_start(s_mqtt);
+        if (err == ESP_OK) {
+            s_mqtt_started = true;
+        } else {
+            ESP_LOGE(TAG, "esp_mqtt_client_start: %s", esp_err_to_name(err));
+        }
+    }
+}
+#endif
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+static TickType_t ticks_until(uint64_t now, uint64_t due)
+{
+    uint64_t ms = due > now ? due - now : 0;
+    if (ms > LOOP_MAX_WAIT_MS) {
+        ms = LOOP_MAX_WAIT_MS;
+    }
+    return (TickType_t)((ms + portTICK_PERIOD_MS - 1) / portTICK_PERIOD_MS); /* round up */
+}
+
 void app_main(void)
 {
     nvs_init();
@@ -385,6 +482,7 @@ void app_main(void)
     device_id_init();
     ESP_ERROR_CHECK(hal_esp32_init());
 
+    s_node_task = xTaskGetCurrentTaskHandle();
     s_events = xQueueCreate(EVENT_QUEUE_LEN, sizeof(ev_t));
     ESP_ERROR_CHECK(s_events != NULL ? ESP_OK : ESP_ERR_NO_MEM);
 
@@ -402,6 +500,9 @@ void app_main(void)
         .interval_ms = CONFIG_EDGE_SAMPLE_INTERVAL_MS,
         .batch_size = CONFIG_EDGE_BATCH_SIZE,
         .batch_max_age_ms = CONFIG_EDGE_BATCH_MAX_AGE_MS,
+#if CONFIG_EDGE_TRANSPORT_MQTT
+        .mqtt_ack_timeout_ms = MQTT_ACK_TIMEOUT_MS,
+#endif
     };
     /* Reads the boot counter through the HAL (NVS "edge"/"boot"), adds one
      * and commits it before any telemetry can leave (PROTOCOL.md 7). */
@@ -416,34 +517,44 @@ void app_main(void)
     printf("edge: boot count %" PRIu32 " device %s firmware %s\n", st.boot, s_device_id,
            CONFIG_EDGE_FIRMWARE_VERSION);
 
+    if (hal_esp32_button_notify(s_node_task, NOTIFY_BUTTON) != ESP_OK) {
+        ESP_LOGW(TAG, "button interrupt not installed: the button is read at each wake only");
+    }
 #if CONFIG_EDGE_TRANSPORT_MQTT
     mqtt_init();
     sntp_init_once();
-    wifi_init(); /* GOT_IP starts the MQTT client */
+    wifi_init(); /* GOT_IP lets the loop start the MQTT client */
 #else
     s_connected = true; /* serial: the core treats the link as always up */
+    ESP_ERROR_CHECK(hal_esp32_uart_notify(s_node_task, NOTIFY_UART));
     ESP_LOGI(TAG, "serial transport on UART%d, %d baud", CONFIG_EDGE_UART_PORT, CONFIG_EDGE_UART_BAUD);
 #endif
 
+    unsigned dropped_reported = 0;
     for (;;) {
         uint64_t now = now_ms();
         uint64_t due = edge_node_next_due_ms(&s_node);
-        uint64_t wait_ms = due > now ? due - now : 0;
-        if (wait_ms > LOOP_MAX_WAIT_MS) {
-            wait_ms = LOOP_MAX_WAIT_MS;
+        if (s_led_off_until_ms > now) {
+            due = min_u64(due, s_led_off_until_ms);
         }
-        TickType_t ticks = pdMS_TO_TICKS(wait_ms);
-        if (wait_ms > 0 && ticks == 0) {
-            ticks = 1;
+        if (hal_esp32_button_settling()) {
+            due = min_u64(due, now + BUTTON_RECHECK_MS);
         }
+        uint32_t bits = 0;
+        (void)xTaskNotifyWait(0, UINT32_MAX, &bits, ticks_until(now, due));
 
         ev_t ev;
-        if (xQueueReceive(s_events, &ev, ticks) == pdTRUE) {
-            do {
-                handle_event(&ev);
-            } while (xQueueReceive(s_events, &ev, 0) == pdTRUE);
+        while (xQueueReceive(s_events, &ev, 0) == pdTRUE) {
+            handle_event(&ev);
         }
-
+        unsigned dropped = atomic_load(&s_events_dropped);
+        if (dropped != dropped_reported) {
+            ESP_LOGW(TAG, "event queue full: %u events dropped so far", dropped);
+            dropped_reported = dropped;
+        }
+#if CONFIG_EDGE_TRANSPORT_MQTT
+        sync_mqtt_state();
+#endif
 #if CONFIG_EDGE_TRANSPORT_UART
         static uint8_t rx[256];
         size_t n;

@@ -9,12 +9,16 @@
 #include "dht22.h"
 #include "driver/gpio.h"
 #include "esp_adc/adc_oneshot.h"
+#include "esp_attr.h"
 #include "esp_check.h"
 #include "esp_log.h"
 #include "esp_random.h"
 #include "esp_system.h"
 #include "esp_timer.h"
 #include "nvs.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/queue.h"
+#include "freertos/task.h"
 #include "soc/soc_caps.h"
 
 #if CONFIG_EDGE_TRANSPORT_MQTT
@@ -30,6 +34,8 @@ static const char *TAG_CORE = "edge_core";
 #define NVS_NAMESPACE "edge"            /* PROTOCOL.md 7 */
 #define DHT_MAX_AGE_US 5000000          /* reuse a reading up to 5 s old */
 #define BUTTON_DEBOUNCE_US 30000
+#define UART_EVENT_QUEUE_LEN 8
+#define UART_EVENT_TASK_STACK 2048
 
 static const char *const s_sensor_names[HAL_SENSOR_COUNT] = {
     [HAL_SENSOR_TEMPERATURE] = "temperature",
@@ -52,7 +58,12 @@ static struct {
 #endif
 #if CONFIG_EDGE_TRANSPORT_UART
     bool uart_ok;
+    QueueHandle_t uart_events;
+    TaskHandle_t uart_notify_task;
+    uint32_t uart_notify_bits;
 #endif
+    TaskHandle_t button_task;
+    uint32_t button_bits;
     int button_stable;      /* debounced level */
     int button_raw;
     int64_t button_change_us;
@@ -219,6 +230,34 @@ size_t hal_esp32_uart_read(uint8_t *buf, size_t cap)
     return n > 0 ? (size_t)n : 0;
 }
 
+/* The driver reports RX through a queue; this task turns each report into a
+ * notification of the node task, which then reads without blocking. */
+static void uart_event_task(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        uart_event_t ev;
+        if (xQueueReceive(s.uart_events, &ev, portMAX_DELAY) != pdTRUE) {
+            continue;
+        }
+        if (ev.type == UART_FIFO_OVF || ev.type == UART_BUFFER_FULL) {
+            ESP_LOGW(TAG, "UART RX overflow: bytes lost, the core resyncs on the next frame");
+        }
+        xTaskNotify(s.uart_notify_task, s.uart_notify_bits, eSetBits);
+    }
+}
+
+esp_err_t hal_esp32_uart_notify(TaskHandle_t task, uint32_t bits)
+{
+    if (!s.uart_ok) {
+        return ESP_ERR_INVALID_STATE;
+    }
+    s.uart_notify_task = task;
+    s.uart_notify_bits = bits;
+    return xTaskCreate(uart_event_task, "edge_uart", UART_EVENT_TASK_STACK, NULL,
+                       uxTaskPriorityGet(task) + 1, NULL) == pdPASS ? ESP_OK : ESP_ERR_NO_MEM;
+}
+
 static esp_err_t uart_transport_init(void)
 {
     const uart_config_t cfg = {
@@ -229,7 +268,8 @@ static esp_err_t uart_transport_init(void)
         .flow_ctrl = UART_HW_FLOWCTRL_DISABLE,
         .source_clk = UART_SCLK_DEFAULT,
     };
-    ESP_RETURN_ON_ERROR(uart_driver_install(CONFIG_EDGE_UART_PORT, 2048, 0, 0, NULL, 0), TAG, "uart install");
+    ESP_RETURN_ON_ERROR(uart_driver_install(CONFIG_EDGE_UART_PORT, 2048, 0, UART_EVENT_QUEUE_LEN,
+                                            &s.uart_events, 0), TAG, "uart install");
     ESP_RETURN_ON_ERROR(uart_param_config(CONFIG_EDGE_UART_PORT, &cfg), TAG, "uart config");
     ESP_RETURN_ON_ERROR(uart_set_pin(CONFIG_EDGE_UART_PORT, CONFIG_EDGE_UART_TX_GPIO,
                                      CONFIG_EDGE_UART_RX_GPIO, UART_PIN_NO_CHANGE,
@@ -302,6 +342,31 @@ const edge_hal_t *hal_esp32(void)
 void hal_esp32_led(bool on)
 {
     gpio_set_level(CONFIG_EDGE_LED_GPIO, on ? 1 : 0);
+}
+
+bool hal_esp32_button_settling(void)
+{
+    return s.button_raw != s.button_stable;
+}
+
+static void IRAM_ATTR button_isr(void *arg)
+{
+    (void)arg;
+    BaseType_t woken = pdFALSE;
+    xTaskNotifyFromISR(s.button_task, s.button_bits, eSetBits, &woken);
+    portYIELD_FROM_ISR(woken);
+}
+
+esp_err_t hal_esp32_button_notify(TaskHandle_t task, uint32_t bits)
+{
+    s.button_task = task;
+    s.button_bits = bits;
+    esp_err_t err = gpio_install_isr_service(0);
+    if (err != ESP_OK && err != ESP_ERR_INVALID_STATE) { /* INVALID_STATE: already installed */
+        return err;
+    }
+    ESP_RETURN_ON_ERROR(gpio_set_intr_type(CONFIG_EDGE_BUTTON_GPIO, GPIO_INTR_ANYEDGE), TAG, "button intr");
+    return gpio_isr_handler_add(CONFIG_EDGE_BUTTON_GPIO, button_isr, NULL);
 }
 
 bool hal_esp32_button_pressed(void)

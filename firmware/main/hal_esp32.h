@@ -9,6 +9,8 @@
 #include <stdint.h>
 
 #include "esp_err.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/task.h"
 #include "sdkconfig.h"
 #include "edge_hal.h"
 
@@ -41,8 +43,15 @@ void hal_esp32_set_time_synced(bool synced);
 #if CONFIG_EDGE_TRANSPORT_UART
 /* Bytes received so far (non-blocking); 0 when none. */
 size_t hal_esp32_uart_read(uint8_t *buf, size_t cap);
+/* Sets `bits` in `task`'s notification value whenever UART data arrives. */
+esp_err_t hal_esp32_uart_notify(TaskHandle_t task, uint32_t bits);
 #endif
 
-/* True once per press (debounced, active low). Call every few tens of ms. */
+/* True once per press (debounced, active low). Call after each button
+ * notification, and again soon while hal_esp32_button_settling(). */
 bool hal_esp32_button_pressed(void);
+bool hal_esp32_button_settling(void);
+/* Sets `bits` in `task`'s notification value on every button edge (GPIO
+ * interrupt), so the node task sleeps until the button moves. */
+esp_err_t hal_esp32_button_notify(TaskHandle_t task, uint32_t bits);
 void hal_esp32_led(bool on);

@@ -7,5 +7,6 @@ void suite_decode_vectors(void);
 void suite_codec(void);
 void suite_modules(void);
 void suite_node(void);
+void suite_dht22(void);
 
 #endif

@@ -8,5 +8,6 @@ int main(void)
     suite_codec();
     suite_modules();
     suite_node();
+    suite_dht22();
     return th_summary();
 }

@@ -172,11 +172,6 @@ static void node_replays_in_order_after_reconnect(void)
     CHECK_EQ(fake.n_pubs, 0);
     connect();
     CHECK_EQ(fake_count_pubs(&fake, "/telemetry"), EDGE_INFLIGHT_MAX);
-    /* drop the connection before any PUBACK: all of it is sent again */
-    fake.connected = false;
-    edge_node_on_disconnected(&node);
-    fake_clear_pubs(&fake);
-    connect();
     for (uint32_t seq = 0; seq < 5; seq++) {
         const fake_pub_t *p = fake_nth_pub(&fake, "/telemetry", seq);
         if (p == NULL) {
@@ -188,6 +183,99 @@ static void node_replays_in_order_after_reconnect(void)
         CHECK(p && th_streq(batch_check(p->payload, p->len, &batch), "ok"));
         CHECK_EQ(batch.s, seq);
     }
+}
+
+/* One copy per batch per outage: the MQTT client keeps its unacknowledged
+ * copies and retransmits them after the reconnect under the same msg id, so
+ * the core must not publish them again. */
+static void node_keeps_msg_ids_across_reconnect(void)
+{
+    start(EDGE_TRANSPORT_MQTT);
+    node.batcher.max_age_ms = 1000000;
+    edge_node_step(&node, fake.now);
+    run_until(14000); /* offline: 5 batches wait */
+    connect();
+    CHECK_EQ(fake_count_pubs(&fake, "/telemetry"), EDGE_INFLIGHT_MAX);
+    int32_t ids[EDGE_INFLIGHT_MAX];
+    for (uint32_t i = 0; i < EDGE_INFLIGHT_MAX; i++) {
+        ids[i] = fake_nth_pub(&fake, "/telemetry", i)->id;
+    }
+    fake.sensor_fails[0] = fake.sensor_fails[1] = true; /* no new batches */
+    fake.connected = false;
+    edge_node_on_disconnected(&node);
+    run_until(fake.now + 60000); /* an outage longer than the PUBACK timeout */
+    fake_clear_pubs(&fake);
+    connect();
+    run_until(fake.now + 1000);
+    CHECK_EQ(fake_count_pubs(&fake, "/telemetry"), 0);
+    /* the client's retransmissions are acknowledged under the old ids */
+    edge_node_on_mqtt_puback(&node, ids[0]);
+    edge_node_step(&node, fake.now);
+    CHECK_EQ(fake_count_pubs(&fake, "/telemetry"), 1);
+    const fake_pub_t *p = fake_nth_pub(&fake, "/telemetry", 0);
+    CHECK(p && th_streq(batch_check(p->payload, p->len, &batch), "ok"));
+    CHECK_EQ(batch.s, 4); /* the one that never left */
+    for (uint32_t i = 1; i < EDGE_INFLIGHT_MAX; i++) {
+        edge_node_on_mqtt_puback(&node, ids[i]);
+    }
+    edge_node_on_mqtt_puback(&node, p ? p->id : 0);
+    CHECK_EQ(node.outbox.len, 0);
+    edge_node_stats_t st;
+    edge_node_stats(&node, &st);
+    CHECK_EQ(st.retransmits, 0);
+    CHECK_EQ(st.acked, 5);
+}
+
+/* esp-mqtt drops an outbox entry after its expiry (MQTT_EVENT_DELETED): that
+ * batch goes out again under a new id, and a late PUBACK of the old id is
+ * ignored. */
+static void node_resends_batch_the_client_deleted(void)
+{
+    start(EDGE_TRANSPORT_MQTT);
+    node.batcher.max_age_ms = 1000000;
+    connect();
+    edge_node_step(&node, fake.now);
+    run_until(6000);
+    fake.sensor_fails[0] = fake.sensor_fails[1] = true;
+    CHECK_EQ(fake_count_pubs(&fake, "/telemetry"), 1);
+    int32_t old_id = fake_nth_pub(&fake, "/telemetry", 0)->id;
+    edge_node_on_mqtt_deleted(&node, old_id + 100); /* unknown id: nothing */
+    edge_node_step(&node, fake.now);
+    CHECK_EQ(fake_count_pubs(&fake, "/telemetry"), 1);
+    edge_node_on_mqtt_deleted(&node, old_id);
+    edge_node_step(&node, fake.now);
+    CHECK_EQ(fake_count_pubs(&fake, "/telemetry"), 2);
+    const fake_pub_t *p = fake_nth_pub(&fake, "/telemetry", 1);
+    CHECK(p && p->id != old_id);
+    CHECK(p && th_streq(batch_check(p->payload, p->len, &batch), "ok"));
+    CHECK_EQ(batch.s, 0);
+    edge_node_on_mqtt_puback(&node, old_id);
+    CHECK_EQ(node.outbox.len, 1);
+    edge_node_on_mqtt_puback(&node, p ? p->id : 0);
+    CHECK_EQ(node.outbox.len, 0);
+}
+
+/* The port may drop a PUBACK event (a full queue); the resend timer recovers
+ * the batch, and the copy's PUBACK empties the outbox. */
+static void node_recovers_lost_puback_event(void)
+{
+    start(EDGE_TRANSPORT_MQTT);
+    node.batcher.max_age_ms = 1000000;
+    connect();
+    edge_node_step(&node, fake.now);
+    run_until(6000);
+    fake.sensor_fails[0] = fake.sensor_fails[1] = true;
+    CHECK_EQ(fake_count_pubs(&fake, "/telemetry"), 1);
+    /* the PUBACK for pub 0 arrives at the client but never reaches the core */
+    run_until(6000 + EDGE_DEFAULT_MQTT_ACK_TIMEOUT_MS - 200);
+    CHECK_EQ(fake_count_pubs(&fake, "/telemetry"), 1);
+    run_until(6000 + EDGE_DEFAULT_MQTT_ACK_TIMEOUT_MS + 2 * EDGE_BACKOFF_MIN_MS);
+    CHECK_EQ(fake_count_pubs(&fake, "/telemetry"), 2);
+    const fake_pub_t *p = fake_nth_pub(&fake, "/telemetry", 1);
+    CHECK(p && th_streq(batch_check(p->payload, p->len, &batch), "ok"));
+    CHECK_EQ(batch.s, 0);
+    edge_node_on_mqtt_puback(&node, p ? p->id : 0);
+    CHECK_EQ(node.outbox.len, 0);
 }
 
 static void node_mqtt_resends_after_puback_timeout(void)
@@ -487,6 +575,125 @@ static void node_flush_closes_open_batch(void)
     CHECK_EQ(node.outbox.len, 1);
 }
 
+/* ---- sleeping: next_due never asks for work step() cannot do ---- */
+
+typedef struct {
+    unsigned wakes;
+    unsigned spins; /* next_due at or before the step just taken */
+} drive_t;
+
+/* Runs the node as a port's loop does: sleep until next_due, step. */
+static drive_t drive_by_due(uint64_t until)
+{
+    drive_t d = {0, 0};
+    while (fake.now < until && d.spins < 1000) {
+        uint64_t due = edge_node_next_due_ms(&node);
+        if (due <= fake.now) {
+            d.spins++;
+        } else {
+            fake.now = due < until ? due : until;
+        }
+        edge_node_step(&node, fake.now);
+        d.wakes++;
+    }
+    return d;
+}
+
+static uint16_t count_state(edge_ob_state_t state)
+{
+    uint16_t k = 0;
+    for (uint16_t i = 0; i < node.outbox.len; i++) {
+        k += edge_outbox_at(&node.outbox, i)->state == state;
+    }
+    return k;
+}
+
+/* 20 s at a 1 s sample interval: a sample, a batch or an ack deadline per
+ * wake, never a spin. */
+#define DRIVE_MS 20000u
+#define DRIVE_MAX_WAKES 30u
+
+static void node_sleeps_while_offline(void)
+{
+    start(EDGE_TRANSPORT_MQTT);
+    edge_node_step(&node, fake.now);
+    drive_t d = drive_by_due(fake.now + DRIVE_MS);
+    CHECK_EQ(d.spins, 0);
+    CHECK(d.wakes <= DRIVE_MAX_WAKES);
+    CHECK(count_state(EDGE_OB_PENDING) >= 5); /* work waits for a connection */
+    CHECK_EQ(edge_node_next_due_ms(&node), node.sched.next_ms);
+}
+
+static void node_sleeps_with_full_in_flight_window(void)
+{
+    start(EDGE_TRANSPORT_MQTT);
+    connect();
+    edge_node_step(&node, fake.now);
+    run_until(fake.now + 10000); /* 5 batches: the window fills, one waits */
+    CHECK_EQ(count_state(EDGE_OB_IN_FLIGHT), EDGE_INFLIGHT_MAX);
+    CHECK(count_state(EDGE_OB_PENDING) >= 1);
+    uint64_t due = edge_node_next_due_ms(&node);
+    CHECK(due > fake.now);
+    CHECK_EQ(due, node.sched.next_ms);
+    /* sensors silent: the only deadline left is the oldest PUBACK timeout */
+    fake.sensor_fails[0] = fake.sensor_fails[1] = true;
+    node.sched.interval_ms = EDGE_INTERVAL_MAX_MS;
+    node.sched.next_ms = fake.now + EDGE_INTERVAL_MAX_MS;
+    node.next_status_ms = fake.now + EDGE_INTERVAL_MAX_MS;
+    const edge_ob_entry_t *oldest = edge_outbox_at(&node.outbox, 0);
+    CHECK_EQ(edge_node_next_due_ms(&node),
+             (uint64_t)oldest->sent_ms + EDGE_DEFAULT_MQTT_ACK_TIMEOUT_MS);
+}
+
+/* Connected, but no PUBACK ever comes back (half-open link, stalled broker). */
+static void node_sleeps_when_acks_stop(void)
+{
+    start(EDGE_TRANSPORT_MQTT);
+    connect();
+    edge_node_step(&node, fake.now);
+    drive_t d = drive_by_due(fake.now + DRIVE_MS);
+    CHECK_EQ(d.spins, 0);
+    CHECK(d.wakes <= DRIVE_MAX_WAKES);
+    CHECK_EQ(count_state(EDGE_OB_IN_FLIGHT), EDGE_INFLIGHT_MAX);
+    CHECK(count_state(EDGE_OB_PENDING) >= 5);
+    CHECK_EQ(fake_count_pubs(&fake, "/telemetry"), EDGE_INFLIGHT_MAX);
+    /* past the PUBACK timeout: resends, with backoff, still no spin */
+    d = drive_by_due(fake.now + 2 * EDGE_DEFAULT_MQTT_ACK_TIMEOUT_MS);
+    CHECK_EQ(d.spins, 0);
+    CHECK(d.wakes <= 2 * EDGE_DEFAULT_MQTT_ACK_TIMEOUT_MS / 1000u + DRIVE_MAX_WAKES);
+    CHECK(fake_count_pubs(&fake, "/telemetry") > EDGE_INFLIGHT_MAX);
+}
+
+static void node_sleeps_while_serial_awaits_acks(void)
+{
+    start(EDGE_TRANSPORT_SERIAL);
+    edge_node_step(&node, fake.now);
+    drive_t d = drive_by_due(fake.now + DRIVE_MS);
+    CHECK_EQ(d.spins, 0);
+    /* samples, plus 2 s ack timeouts and their backoff retries */
+    CHECK(d.wakes <= 2 * DRIVE_MAX_WAKES);
+    CHECK(count_state(EDGE_OB_PENDING) + count_state(EDGE_OB_IN_FLIGHT) >= 5);
+    edge_node_stats_t st;
+    edge_node_stats(&node, &st);
+    CHECK(st.retransmits >= 1);
+}
+
+static void node_sleeps_until_boot_commit_retry(void)
+{
+    fake_hal_init(&fake, &hal);
+    fake.now = 5000;
+    fake.kv_set_fails = true;
+    edge_node_config_t cfg = base_config(EDGE_TRANSPORT_MQTT);
+    CHECK_EQ(edge_node_init(&node, &cfg, &hal), EDGE_ERR_HAL);
+    connect();
+    edge_node_step(&node, fake.now);
+    drive_t d = drive_by_due(fake.now + DRIVE_MS);
+    CHECK_EQ(d.spins, 0);
+    CHECK(d.wakes <= 2 * DRIVE_MAX_WAKES); /* samples and 1 s commit retries */
+    CHECK(count_state(EDGE_OB_PENDING) >= 5);
+    CHECK_EQ(fake_count_pubs(&fake, "/telemetry"), 0);
+}
+
 void suite_node(void)
 {
     RUN("node", node_commits_boot_counter);
@@ -505,4 +712,12 @@ void suite_node(void)
     RUN("node", node_serial_command_and_garbage);
     RUN("node", node_serial_reopen_skips_backoff);
     RUN("node", node_flush_closes_open_batch);
+    RUN("node", node_keeps_msg_ids_across_reconnect);
+    RUN("node", node_resends_batch_the_client_deleted);
+    RUN("node", node_recovers_lost_puback_event);
+    RUN("node", node_sleeps_while_offline);
+    RUN("node", node_sleeps_with_full_in_flight_window);
+    RUN("node", node_sleeps_when_acks_stop);
+    RUN("node", node_sleeps_while_serial_awaits_acks);
+    RUN("node", node_sleeps_until_boot_commit_retry);
 }

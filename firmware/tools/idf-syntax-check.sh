@@ -299,6 +299,8 @@ inc=(
   "$IDF_C/spi_flash/include"
   "$IDF_C/esp_driver_uart/include"
   "$IDF_C/esp_driver_gpio/include"
+  "$IDF_C/esp_driver_rmt/include"
+  "$IDF_C/bootloader_support/include"
   "$IDF_C/esp_adc/include"
   "$IDF_C/esp_adc/interface"
   "$IDF_C/esp_adc/$T/include"

@@ -26,6 +26,8 @@ export interface EdgeNodeOptions {
   batchAgeMs?: number;
   /** Serial retransmit timeout, ms. */
   ackTimeoutMs?: number;
+  /** PUBACK wait before a batch is resent, ms. */
+  mqttAckTimeoutMs?: number;
   statusPeriodMs?: number;
   sensors?: string[];
   seed?: number;
@@ -69,6 +71,7 @@ export function edgeNodeArgs(o: EdgeNodeOptions): string[] {
   add('--batch', o.batch);
   add('--batch-age', o.batchAgeMs);
   add('--ack-timeout', o.ackTimeoutMs);
+  add('--mqtt-ack-timeout', o.mqttAckTimeoutMs);
   add('--status-period', o.statusPeriodMs);
   add('--sensors', o.sensors?.join(','));
   add('--seed', o.seed);

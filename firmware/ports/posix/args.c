@@ -20,6 +20,7 @@ static const char usage[] =
     "  --batch N            readings per batch, 1..64 (default 16)\n"
     "  --batch-age MS       close a batch after MS (default 30000)\n"
     "  --ack-timeout MS     serial retransmit timeout (default 2000)\n"
+    "  --mqtt-ack-timeout MS  PUBACK wait before a batch is resent (default 30000)\n"
     "  --status-period MS   periodic status (default 60000)\n"
     "  --sensors a,b,c      sensor names (default temperature,humidity,pot)\n"
     "  --state-dir DIR      boot counter directory (default ./edge-node-state/ID)\n"
@@ -95,7 +96,7 @@ void posix_parse_args(int argc, char **argv, posix_opts_t *o)
 {
     static char state_dir[512];
     enum { O_DEVICE = 256, O_BROKER, O_PREFIX, O_INTERVAL, O_BATCH, O_BATCH_AGE,
-           O_ACK_TIMEOUT, O_STATUS_PERIOD, O_TRANSPORT, O_SERIAL, O_BAUD, O_STATE_DIR,
+           O_ACK_TIMEOUT, O_MQTT_ACK_TIMEOUT, O_STATUS_PERIOD, O_TRANSPORT, O_SERIAL, O_BAUD, O_STATE_DIR,
            O_SEED, O_COUNT, O_SENSORS, O_FW, O_VERBOSE, O_HELP };
     static const struct option longopts[] = {
         {"device", required_argument, NULL, O_DEVICE},
@@ -105,6 +106,7 @@ void posix_parse_args(int argc, char **argv, posix_opts_t *o)
         {"batch", required_argument, NULL, O_BATCH},
         {"batch-age", required_argument, NULL, O_BATCH_AGE},
         {"ack-timeout", required_argument, NULL, O_ACK_TIMEOUT},
+        {"mqtt-ack-timeout", required_argument, NULL, O_MQTT_ACK_TIMEOUT},
         {"status-period", required_argument, NULL, O_STATUS_PERIOD},
         {"transport", required_argument, NULL, O_TRANSPORT},
         {"serial", required_argument, NULL, O_SERIAL},
@@ -145,6 +147,9 @@ void posix_parse_args(int argc, char **argv, posix_opts_t *o)
             break;
         case O_BATCH_AGE: o->batch_age_ms = (uint32_t)parse_u64("--batch-age", optarg, 1, UINT32_MAX); break;
         case O_ACK_TIMEOUT: o->ack_timeout_ms = (uint32_t)parse_u64("--ack-timeout", optarg, 1, UINT32_MAX); break;
+        case O_MQTT_ACK_TIMEOUT:
+            o->mqtt_ack_timeout_ms = (uint32_t)parse_u64("--mqtt-ack-timeout", optarg, 1, UINT32_MAX);
+            break;
         case O_STATUS_PERIOD: o->status_period_ms = (uint32_t)parse_u64("--status-period", optarg, 1, UINT32_MAX); break;
         case O_TRANSPORT:
             if (strcmp(optarg, "mqtt") == 0) {

@@ -159,6 +159,7 @@ int main(int argc, char **argv)
         .batch_size = opts.batch,
         .batch_max_age_ms = opts.batch_age_ms,
         .ack_timeout_ms = opts.ack_timeout_ms,
+        .mqtt_ack_timeout_ms = opts.mqtt_ack_timeout_ms,
         .status_period_ms = opts.status_period_ms,
     };
     edge_err_t err = edge_node_init(&s_node, &cfg, &hal);

@@ -23,6 +23,7 @@ typedef struct {
     uint32_t batch;
     uint32_t batch_age_ms;
     uint32_t ack_timeout_ms;
+    uint32_t mqtt_ack_timeout_ms;
     uint32_t status_period_ms;
     edge_transport_t transport;
     const char *serial_path;

@@ -6,6 +6,8 @@
  *  - the ESP32 GPIO defaults in firmware/main/Kconfig.projbuild are the pins
  *    the diagram wires (following resistors in series);
  *  - the ESP32-C3 defaults are usable C3 GPIOs (ADC1 on GPIO0-4);
+ *  - the pushbutton is never on a strapping pin (held at reset, it would
+ *    change the boot mode), on either target;
  *  - every text the scenario waits for is printed by firmware/main/*.c.
  */
 import { describe, expect, it } from 'vitest';
@@ -210,6 +212,23 @@ describe('Kconfig GPIO defaults', () => {
       expect([1, 3], `${sym}=${g} is the console UART0`).not.toContain(g);
     }
     expect(gpioDefault('EDGE_UART_PORT', 'IDF_TARGET_ESP32')).not.toBe(0);
+  });
+
+  it('the pushbutton is off the strapping pins on both targets', () => {
+    const esp32Straps = [0, 2, 5, 12, 15];
+    const c3Straps = [2, 8, 9];
+    const esp32 = gpioDefault('EDGE_BUTTON_GPIO', 'IDF_TARGET_ESP32');
+    expect(esp32Straps, `ESP32 button GPIO${esp32} is a strapping pin`).not.toContain(esp32);
+    expect(esp32Straps, 'the wired button is a strapping pin').not.toContain(wiredGpio('btn1:1.l'));
+    const c3 = gpioDefault('EDGE_BUTTON_GPIO', 'IDF_TARGET_ESP32C3');
+    expect(c3Straps, `ESP32-C3 button GPIO${c3} is a strapping pin (GPIO9 is BOOT)`).not.toContain(c3);
+  });
+
+  it('ESP32-C3 inputs with a pull-up and the DHT22 line are off the strapping pins', () => {
+    for (const sym of ['EDGE_BUTTON_GPIO', 'EDGE_DHT_GPIO', 'EDGE_UART_RX_GPIO']) {
+      const g = gpioDefault(sym, 'IDF_TARGET_ESP32C3');
+      expect([2, 8, 9], `${sym}=${g} is a C3 strapping pin`).not.toContain(g);
+    }
   });
 
   it('ESP32-C3 defaults are valid C3 GPIOs', () => {

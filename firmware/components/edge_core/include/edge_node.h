@@ -25,11 +25,15 @@
  *                              (subscribes cmd, publishes birth, replays)
  *     disconnected         -> edge_node_on_disconnected(&node)
  *     PUBACK for msg id m  -> edge_node_on_mqtt_puback(&node, m)
+ *     client dropped m     -> edge_node_on_mqtt_deleted(&node, m)
  *     message on cmd topic -> edge_node_on_command(&node, payload, len)
  *   Serial: every byte read -> edge_node_on_serial_bytes(&node, buf, n)
  *     (ack and cmd frames are handled inside).
- *   Always: edge_node_step(&node, hal.monotonic_ms(ctx)) at least every
- *     edge_node_next_due_ms() - now ms (or simply every 10..100 ms).
+ *   Always: edge_node_step(&node, hal.monotonic_ms(ctx)) when
+ *     edge_node_next_due_ms() is reached or after any event above; sleep in
+ *     between. next_due never answers "now" for work step() cannot do (a
+ *     full in-flight window, offline, boot not committed), so a loop that
+ *     sleeps until it never spins.
  *
  * GUARANTEES
  *   - (device, boot, seq) never repeats: boot is committed before any
@@ -37,9 +41,12 @@
  *   - a batch leaves the outbox only on PUBACK / ack frame (0x00 stored or
  *     0x01 rejected) or when the full outbox drops its oldest (counted in
  *     status `drop`); busy (0x02) and timeouts retry with backoff.
- *   - batches are (re)sent oldest first; after a reconnect everything not
- *     acknowledged is replayed in order (duplicates are possible, the bridge
- *     dedupes on message_id).
+ *   - batches are (re)sent oldest first. A batch in flight keeps its MQTT
+ *     msg id across a reconnect (the client retransmits it); it is sent
+ *     again under a new id only when the client drops it
+ *     (edge_node_on_mqtt_deleted) or its PUBACK is overdue
+ *     (mqtt_ack_timeout_ms), which also recovers a lost PUBACK event.
+ *     Duplicates are possible; the bridge dedupes on message_id.
  *   - malformed commands and frames are counted, never fatal.
  */
 #ifndef EDGE_NODE_H
@@ -135,6 +142,9 @@ uint64_t edge_node_next_due_ms(const edge_node_t *node);
 void edge_node_on_connected(edge_node_t *node);
 void edge_node_on_disconnected(edge_node_t *node);
 void edge_node_on_mqtt_puback(edge_node_t *node, int32_t msg_id);
+/* The MQTT client gave up on msg id m (esp-mqtt: MQTT_EVENT_DELETED, its
+ * outbox expiry): that batch is sent again, under a new id. */
+void edge_node_on_mqtt_deleted(edge_node_t *node, int32_t msg_id);
 void edge_node_on_serial_bytes(edge_node_t *node, const uint8_t *data, size_t len);
 /* Serial: the port was (re)opened, e.g. a USB adapter plugged back in. Frames in
  * flight went nowhere: they are resent at once, without the backoff that built

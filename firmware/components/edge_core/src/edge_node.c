@@ -229,6 +229,20 @@ static uint32_t ack_timeout(const edge_node_t *n)
                                                    : n->cfg.ack_timeout_ms;
 }
 
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+static uint16_t in_flight_count(const edge_node_t *n)
+{
+    uint16_t k = 0;
+    for (uint16_t i = 0; i < n->outbox.len; i++) {
+        k += n->outbox.entry[(n->outbox.head + i) % EDGE_OUTBOX_CAPACITY].state == EDGE_OB_IN_FLIGHT;
+    }
+    return k;
+}
+
 /* In-flight batches whose ack is overdue go back to pending. */
 static void expire_in_flight(edge_node_t *n, uint64_t now)
 {
@@ -253,10 +267,7 @@ static void send_pending(edge_node_t *n, uint64_t now)
     if (!n->connected || !n->boot_committed || now < n->retry_at_ms) {
         return;
     }
-    uint16_t in_flight = 0;
-    for (uint16_t i = 0; i < n->outbox.len; i++) {
-        in_flight += edge_outbox_at(&n->outbox, i)->state == EDGE_OB_IN_FLIGHT;
-    }
+    uint16_t in_flight = in_flight_count(n);
     for (uint16_t i = 0; i < n->outbox.len && in_flight < EDGE_INFLIGHT_MAX; i++) {
         edge_ob_entry_t *e = edge_outbox_at(&n->outbox, i);
         if (e->state != EDGE_OB_PENDING) {
@@ -338,11 +349,9 @@ void edge_node_step(edge_node_t *n, uint64_t now)
     service_transport(n, now);
 }
 
-static uint64_t min_u64(uint64_t a, uint64_t b)
-{
-    return a < b ? a : b;
-}
-
+/* Only work step() can do counts: a pending batch is due only while it could be
+ * sent (connected, boot committed, a free slot in the window), else a loop that
+ * sleeps until the answer would spin at 100 % until an ack arrives. */
 uint64_t edge_node_next_due_ms(const edge_node_t *n)
 {
     uint64_t due = n->sched.next_ms;
@@ -351,9 +360,10 @@ uint64_t edge_node_next_due_ms(const edge_node_t *n)
     }
     if (n->connected) {
         due = min_u64(due, n->status_due ? n->now_ms : n->next_status_ms);
+        bool can_send = n->boot_committed && in_flight_count(n) < EDGE_INFLIGHT_MAX;
         for (uint16_t i = 0; i < n->outbox.len; i++) {
             const edge_ob_entry_t *e = &n->outbox.entry[(n->outbox.head + i) % EDGE_OUTBOX_CAPACITY];
-            if (e->state == EDGE_OB_PENDING) {
+            if (e->state == EDGE_OB_PENDING && can_send) {
                 due = min_u64(due, n->retry_at_ms > n->now_ms ? n->retry_at_ms : n->now_ms);
             } else if (e->state == EDGE_OB_IN_FLIGHT) {
                 uint32_t age = (uint32_t)n->now_ms - e->sent_ms;
@@ -384,7 +394,15 @@ void edge_node_on_connected(edge_node_t *n)
         !n->hal->mqtt_subscribe(n->hal->ctx, n->topic, 1)) {
         log_msg(n, EDGE_LOG_WARN, "cmd subscribe failed");
     }
-    edge_outbox_requeue_all(&n->outbox);
+    /* In-flight batches keep their msg ids: the client retransmits its own copy
+     * after the reconnect, so sending them again here would double them. Their
+     * PUBACK wait starts over with that retransmission. */
+    for (uint16_t i = 0; i < n->outbox.len; i++) {
+        edge_ob_entry_t *e = edge_outbox_at(&n->outbox, i);
+        if (e->state == EDGE_OB_IN_FLIGHT) {
+            e->sent_ms = (uint32_t)n->now_ms;
+        }
+    }
     edge_backoff_reset(&n->backoff);
     n->retry_at_ms = 0;
     n->status_due = true; /* birth */
@@ -397,7 +415,19 @@ void edge_node_on_disconnected(edge_node_t *n)
         return;
     }
     n->connected = false;
-    edge_outbox_requeue_all(&n->outbox);
+}
+
+void edge_node_on_mqtt_deleted(edge_node_t *n, int32_t msg_id)
+{
+    for (uint16_t i = 0; i < n->outbox.len; i++) {
+        edge_ob_entry_t *e = edge_outbox_at(&n->outbox, i);
+        if (e->state == EDGE_OB_IN_FLIGHT && e->msg_id == msg_id) {
+            e->state = EDGE_OB_PENDING; /* next send gets a new id */
+            e->msg_id = -1;
+            n->stats.retransmits++;
+            return;
+        }
+    }
 }
 
 static void on_acked(edge_node_t *n)
