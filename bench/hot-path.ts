@@ -15,7 +15,8 @@ export interface HotPathModules {
   format: typeof import('../bridge/src/store/format.ts');
   segmentLog: typeof import('../bridge/src/store/segment-log.ts');
   pipeline: typeof import('../bridge/src/pipeline.ts');
-  metrics: typeof import('../bridge/src/observe/metrics.ts');
+  counters: typeof import('../bridge/src/observe/counters.ts');
+  quarantine: typeof import('../bridge/src/quarantine/quarantine.ts');
   devices: typeof import('../bridge/src/observe/devices.ts');
   forwarder: typeof import('../bridge/src/forwarder.ts');
 }
@@ -28,7 +29,8 @@ export async function loadModules(srcRoot: string): Promise<HotPathModules> {
     format: await at('store/format.ts'),
     segmentLog: await at('store/segment-log.ts'),
     pipeline: await at('pipeline.ts'),
-    metrics: await at('observe/metrics.ts'),
+    counters: await at('observe/counters.ts'),
+    quarantine: await at('quarantine/quarantine.ts'),
     devices: await at('observe/devices.ts'),
     forwarder: await at('forwarder.ts'),
   };
@@ -124,18 +126,6 @@ export function makeStages(m: HotPathModules): Record<string, Stage> {
       if (!r.ok) throw new Error(r.detail);
       return r.messages[0]!;
     });
-  const bridgeMetrics = () =>
-    new m.metrics.BridgeMetrics({
-      store: () => ({ records: 0, bytes: 0, oldestAgeMs: 0, inFlight: 0, dropped: 0, expired: 0 }),
-      devicesOnline: () => 0,
-      devicesKnown: () => 0,
-      seqGaps: () => 0,
-      nodeDrops: () => 0,
-      amqpConnections: () => [],
-      amqpBlocked: () => false,
-      perDevice: () => [],
-      readiness: () => 2,
-    });
   let outbound: OutboundMessage[] | undefined;
   let frames: Buffer[] | undefined;
   return {
@@ -173,20 +163,15 @@ export function makeStages(m: HotPathModules): Record<string, Stage> {
     async 'forwarder (instant broker)'(msgs) {
       outbound ??= routed(msgs);
       const records = outbound.map((o, i): StoredRecord => ({ ...o, id: i + 1, size: o.body.length }));
-      const metrics = bridgeMetrics();
-      type Hot = { confirmed: { inc(): void }; confirmLatency?: { observe(s: number): void }; endToEnd?: { observe(s: number): void } };
-      const hot = (metrics as { hot?: Hot }).hot;
-      const latency = hot?.confirmLatency ?? metrics.confirmLatency;
-      const endToEnd = hot?.endToEnd ?? metrics.endToEnd;
+      const counters = new m.counters.Counters();
       let finished!: () => void;
       const done = new Promise<void>((r) => (finished = r));
       const fwd = new m.forwarder.Forwarder(new ListStore(records, finished), instantBroker(), { maxInFlight: 1000, retry: { initialMs: 100, maxMs: 1000 } }, {
-        // What the bridge's hook does per confirm (pipeline.ts), with whichever metrics API the module has.
+        // What the bridge's hook does per confirm (compose.ts).
         onConfirmed: (rec, publishMs) => {
-          if (hot) hot.confirmed.inc();
-          else metrics.published.inc({ result: 'confirmed' });
-          latency.observe(publishMs / 1000);
-          endToEnd.observe((Date.now() - rec.acceptedAt) / 1000);
+          counters.published.confirmed++;
+          counters.confirmLatency.observe(publishMs / 1000);
+          counters.acceptToConfirm.observe((Date.now() - rec.acceptedAt) / 1000);
         },
       });
       fwd.start();
@@ -197,9 +182,8 @@ export function makeStages(m: HotPathModules): Record<string, Stage> {
       const store = new m.segmentLog.SegmentLogStore({ dir: '/nonexistent', io: nullIo(), maxBytes: 1 << 30, maxRecords: 1 << 24, overflow: 'reject' });
       await store.open();
       const devices = new m.devices.DeviceRegistry();
-      const metrics = bridgeMetrics();
-      const parts = { store, router, devices, metrics } as never;
-      const p = new m.pipeline.Pipeline({} as never, parts, undefined as never);
+      const quarantine = new m.quarantine.Quarantine('/nonexistent', 1 << 20);
+      const p = new m.pipeline.Pipeline({ store, router, devices, counters: new m.counters.Counters(), quarantine, services: [], ingresses: [] }, undefined as never);
       for (let i = 0; i < msgs.length; i += 64) {
         const outcomes = await Promise.all(msgs.slice(i, i + 64).map((msg) => p.handle(msg)));
         if (outcomes[0]!.kind !== 'stored') throw new Error(JSON.stringify(outcomes[0]));

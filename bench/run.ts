@@ -24,7 +24,7 @@ import { startPrivateRabbit, type PrivateRabbit } from '../bridge/test/helpers/r
 import { startPrivateMosquitto, type PrivateMosquitto } from '../bridge/test/helpers/mosquitto.ts';
 import { freePort } from '../bridge/test/helpers/ports.ts';
 import { bridgeConfigSchema } from '../bridge/src/config/schema.ts';
-import { topologyFromConfig } from '../bridge/src/pipeline.ts';
+import { topologyFromConfig } from '../bridge/src/compose.ts';
 import { declareTopology } from '../bridge/src/egress/amqp/index.ts';
 import { Worker } from './lib/worker.ts';
 import { sampleCpu, sampleProcess, rssBytes, type CpuShare, type ProcSample } from './lib/proc-stats.ts';

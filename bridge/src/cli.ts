@@ -6,7 +6,7 @@ import { redactSecrets, redactUrl } from './observe/redact.ts';
 import { loadConfig, ConfigError, type BridgeConfig } from './config/index.ts';
 import { checkRoutes } from './routing/index.ts';
 import { verifyStore, inspectStore } from './store/index.ts';
-import { createPipeline, bindingsOf } from './pipeline.ts';
+import { composeBridge, bindingsOf } from './compose.ts';
 import { ConsoleStatus } from './observe/console-status.ts';
 import { startHttp } from './observe/http.ts';
 import { ConfigErrorHealth, httpAddressOf } from './observe/config-error-health.ts';
@@ -43,9 +43,8 @@ const DEMO_DEFAULTS = ['mqtt.embedded.port=1884', 'mqtt.embedded.host=127.0.0.1'
 
 configOptions(program.command('start'))
   .description('run the bridge')
-  .option('--demo', 'embedded defaults on port 1884 plus built-in virtual nodes, human-readable status')
-  .option('--nodes <n>', 'virtual nodes to run with --demo', '3')
-  .action(async (opts: { config?: string; set: string[]; demo?: boolean; nodes: string }) => {
+  .option('--demo', 'embedded defaults on port 1884, a human-readable status line instead of JSON logs (npm start adds virtual nodes)')
+  .action(async (opts: { config?: string; set: string[]; demo?: boolean }) => {
     let config: BridgeConfig;
     try {
       config = loadConfig({ file: opts.config, env: process.env, overrides: [...(opts.demo ? DEMO_DEFAULTS : []), ...opts.set] });
@@ -54,39 +53,31 @@ configOptions(program.command('start'))
       return waitWithInvalidConfig(err);
     }
     const log = createLogger(opts.demo ? 'warn' : config.log.level);
-    let pipeline: ReturnType<typeof createPipeline>;
+    let bridge: ReturnType<typeof composeBridge>;
     try {
-      pipeline = createPipeline(config, log);
+      bridge = composeBridge(config, log);
     } catch (err) {
       // Files the config names (TLS) that cannot be used: the same as an invalid config.
       if (!(err instanceof ConfigError)) throw err;
       return waitWithInvalidConfig(new ConfigError(err.problems, config));
     }
     try {
-      await pipeline.start();
+      await bridge.start();
     } catch (err) {
       process.stderr.write(`edge-bridge: cannot start: ${redactSecrets((err as Error).message)}\n`);
-      await pipeline.stop().catch(() => {});
+      await bridge.stop().catch(() => {});
       process.exit(1);
     }
-    const http = await startHttp(config.http, pipeline, log).catch((err: Error) => {
+    const http = await startHttp(config.http, bridge.health, log).catch((err: Error) => {
       log.error({ err }, 'http server failed to start; continuing without it');
       return undefined;
     });
-    const nodes: Array<{ stop(): Promise<void> }> = [];
     let statusTimer: NodeJS.Timeout | undefined;
     if (opts.demo) {
-      const { VirtualNode } = await import('../../simulator/nodes/virtual-node.ts');
-      const port = pipeline.mqttPort();
-      for (let i = 1; i <= Number(opts.nodes); i++) {
-        const node = new VirtualNode({ url: `mqtt://127.0.0.1:${port}`, device: `sim-node-${i}`, stateDir: `./data/nodes/sim-node-${i}`, seed: i, intervalMs: 500, batchSize: 4 });
-        node.start();
-        nodes.push(node);
-      }
       const status = new ConsoleStatus();
       const where = http ? ` dashboard http://${config.http.host}:${http.port}/ metrics http://${config.http.host}:${http.port}/metrics` : '';
-      process.stdout.write(`[edge-bridge] MQTT on 127.0.0.1:${port}, RabbitMQ ${config.amqp.urls.map(redactUrl).join(', ')}, exchange '${config.amqp.topology.exchange}';${where}\n`);
-      statusTimer = setInterval(() => process.stdout.write(status.line(pipeline.snapshot()) + '\n'), 2000);
+      process.stdout.write(`[edge-bridge] MQTT on 127.0.0.1:${bridge.mqttPort()}, RabbitMQ ${config.amqp.urls.map(redactUrl).join(', ')}, exchange '${config.amqp.topology.exchange}';${where}\n`);
+      statusTimer = setInterval(() => process.stdout.write(status.line(bridge.health.snapshot()) + '\n'), 2000);
     }
     let stopping = false;
     const shutdown = async (sig: string) => {
@@ -94,8 +85,7 @@ configOptions(program.command('start'))
       stopping = true;
       if (statusTimer) clearInterval(statusTimer);
       process.stdout.write(`[edge-bridge] ${sig}: stopping ingress, finishing in-flight work, closing the store\n`);
-      await Promise.all(nodes.map((n) => n.stop().catch(() => {})));
-      await pipeline.stop();
+      await bridge.stop();
       await http?.close();
       process.exit(0);
     };

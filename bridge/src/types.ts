@@ -1,6 +1,6 @@
 // The small interfaces between the pipeline stages:
 //   ingress -> codec -> routing -> store -> egress (+ downlink back).
-// Each stage imports only from here and from upstream stages; pipeline.ts wires them.
+// Each stage imports only from here and from upstream stages; compose.ts wires them.
 
 /** What a device message is: a batch of readings, or a status (PROTOCOL.md sections 3 and 5). */
 export type MessageKind = 'telemetry' | 'status';
@@ -23,6 +23,15 @@ export interface RawMessage {
   kind: MessageKind;
   /** Set when the ingress already knows the message is unusable (e.g. oversized): quarantined undecoded. */
   refused?: { reason: string; detail: string };
+  /** A telemetry payload the ingress already decoded (serial reads the device id from it): not decoded again. */
+  decoded?: DecodedBatch;
+}
+
+/** decodeBatch's result with what it learnt of the payload's form (codec BatchForm). */
+export interface DecodedBatch {
+  result: DecodeResult<Batch>;
+  canonical?: boolean;
+  readingCount?: number;
 }
 
 export interface Reading {

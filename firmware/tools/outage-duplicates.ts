@@ -12,7 +12,7 @@ import amqp, { type ConsumeMessage } from 'amqplib';
 import { pino } from 'pino';
 import { decodeBatch } from '../../bridge/src/codec/index.ts';
 import { loadConfig } from '../../bridge/src/config/index.ts';
-import { createPipeline, type Pipeline } from '../../bridge/src/pipeline.ts';
+import { composeBridge, type Bridge } from '../../bridge/src/compose.ts';
 import { freePort } from '../../bridge/test/helpers/ports.ts';
 import { uniquePrefix, waitFor } from '../../bridge/test/helpers/unique.ts';
 import { spawnEdgeNode, type EdgeNodeHandle } from '../../simulator/nodes/edge-node.ts';
@@ -49,9 +49,9 @@ async function measure(outageS: number): Promise<{ batches: number; copies: numb
       observe: { dashboard: { enabled: false } },
     }),
   );
-  let pipeline: Pipeline | undefined;
+  let pipeline: Bridge | undefined;
   const start = async () => {
-    pipeline = createPipeline(loadConfig({ file, env: {} }), pino({ level: 'silent' }));
+    pipeline = composeBridge(loadConfig({ file, env: {} }), pino({ level: 'silent' }));
     await pipeline.start();
   };
   const copies = new Map<string, number>();

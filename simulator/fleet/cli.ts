@@ -32,6 +32,7 @@ const program = new Command('simulate')
   .option('--skew <s>', 'clock skew per node, up to +/- this many seconds (ts nodes)', num('--skew'), 0)
   .option('--link-delay <ms>', 'delay on the uplink, each way', num('--link-delay'))
   .option('--link-rate <bytes>', 'uplink bytes per second per connection and direction', num('--link-rate'))
+  .option('--quiet', 'no progress line (when another process prints the status, as npm start does)')
   .action(async (opts) => {
     const link = opts.linkDelay !== undefined || opts.linkRate !== undefined ? { delayMs: opts.linkDelay, bytesPerSec: opts.linkRate } : undefined;
     const o: FleetOptions = {
@@ -49,6 +50,7 @@ const program = new Command('simulate')
     let ticks = 0;
     let hinted = false;
     const progress = setInterval(() => {
+      if (opts.quiet) return;
       const stats = fleet.stats();
       if (!hinted && stats.elapsedMs > 5000 && stats.connected === 0 && stats.acked === 0) {
         hinted = true;

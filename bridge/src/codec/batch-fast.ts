@@ -7,12 +7,9 @@
 // Accepting means: the lenient path would accept the same bytes with the same
 // Batch, and isCanonicalBatch would say true (property-tested in codec-batch-fast).
 import type { Batch, Reading } from '../types.ts';
-import { MAX_READINGS, PROTOCOL_VERSION } from './limits.ts';
+import { BATCH_KEY, BATCH_MAP, FLOAT32, MAX_DEVICE_ID_BYTES, MAX_FW_BYTES, MAX_READINGS, MAX_SENSOR_BYTES, PROTOCOL_VERSION, READING_ARRAY } from './limits.ts';
 import { AsciiInterner } from './ascii-interner.ts';
 
-const MAX_DEVICE_BYTES = 64;
-const MAX_SENSOR_BYTES = 32;
-const MAX_FW_BYTES = 32;
 const MAX_SAFE_HI = 0x1f_ffff; // high 32 bits of Number.MAX_SAFE_INTEGER
 
 // Per-byte classes: device [A-Za-z0-9_-], sensor [a-z0-9_], fw any ASCII (interned strings: ascii-interner.ts).
@@ -26,7 +23,7 @@ for (let c = 0; c < 128; c++) {
   FW_CHAR[c] = 1;
 }
 
-const devices = new AsciiInterner(1024, MAX_DEVICE_BYTES);
+const devices = new AsciiInterner(1024, MAX_DEVICE_ID_BYTES);
 const firmwares = new AsciiInterner(64, MAX_FW_BYTES);
 const sensors = new AsciiInterner(256, MAX_SENSOR_BYTES);
 
@@ -90,19 +87,19 @@ function str(buf: Buffer, maxBytes: number, allowed: Uint8Array, cache: AsciiInt
 /** The batch when `buf` is canonical and valid, else undefined (see the note at the top). `lazy`: readings are checked now and read on first use. */
 export function readCanonicalBatch(buf: Buffer, lazy = false): Batch | undefined {
   // Smallest canonical batch is well over 32 bytes; this also keeps fixed reads below in bounds.
-  if (buf.length < 32 || buf[0] !== 0x88) return undefined;
+  if (buf.length < 32 || buf[0] !== BATCH_MAP) return undefined;
   pos = 1;
-  if (!key(buf, 0x76) || buf[pos] !== PROTOCOL_VERSION) return undefined;
+  if (!key(buf, BATCH_KEY.v) || buf[pos] !== PROTOCOL_VERSION) return undefined;
   pos += 1;
-  if (!key(buf, 0x64)) return undefined;
-  const device = str(buf, MAX_DEVICE_BYTES, DEVICE_CHAR, devices);
-  if (device === undefined || pos + 8 > buf.length || !key(buf, 0x62)) return undefined;
+  if (!key(buf, BATCH_KEY.d)) return undefined;
+  const device = str(buf, MAX_DEVICE_ID_BYTES, DEVICE_CHAR, devices);
+  if (device === undefined || pos + 8 > buf.length || !key(buf, BATCH_KEY.b)) return undefined;
   const boot = uint32(buf);
-  if (boot < 0 || pos + 8 > buf.length || !key(buf, 0x73)) return undefined;
+  if (boot < 0 || pos + 8 > buf.length || !key(buf, BATCH_KEY.s)) return undefined;
   const seq = uint32(buf);
-  if (seq < 0 || pos + 8 > buf.length || !key(buf, 0x66)) return undefined;
+  if (seq < 0 || pos + 8 > buf.length || !key(buf, BATCH_KEY.f)) return undefined;
   const fw = str(buf, MAX_FW_BYTES, FW_CHAR, firmwares);
-  if (fw === undefined || pos + 12 > buf.length || !key(buf, 0x74)) return undefined;
+  if (fw === undefined || pos + 12 > buf.length || !key(buf, BATCH_KEY.t)) return undefined;
   let ts: number;
   if (buf[pos] === 0xcf) {
     if (pos + 9 > buf.length) return undefined;
@@ -114,11 +111,11 @@ export function readCanonicalBatch(buf: Buffer, lazy = false): Batch | undefined
     ts = uint32(buf);
     if (ts < 0) return undefined;
   }
-  if (pos + 6 > buf.length || !key(buf, 0x75)) return undefined;
+  if (pos + 6 > buf.length || !key(buf, BATCH_KEY.u)) return undefined;
   const u = buf[pos];
   if (u !== 0xc2 && u !== 0xc3) return undefined;
   pos += 1;
-  if (!key(buf, 0x72)) return undefined;
+  if (!key(buf, BATCH_KEY.r)) return undefined;
   const h = buf[pos]!;
   let count: number;
   if (h >= 0x91 && h <= 0x9f) {
@@ -142,12 +139,12 @@ export function readCanonicalBatch(buf: Buffer, lazy = false): Batch | undefined
 /** Reads (or, without `into`, only checks) `count` readings from `pos`. */
 function readReadings(buf: Buffer, count: number, into: Reading[] | undefined): boolean {
   for (let i = 0; i < count; i++) {
-    if (buf[pos] !== 0x93) return false;
+    if (buf[pos] !== READING_ARRAY) return false;
     pos += 1;
     const sensor = str(buf, MAX_SENSOR_BYTES, SENSOR_CHAR, sensors);
     if (sensor === undefined || pos + 6 > buf.length) return false;
     const offset = uint32(buf);
-    if (offset < 0 || pos + 5 > buf.length || buf[pos] !== 0xca) return false;
+    if (offset < 0 || pos + 5 > buf.length || buf[pos] !== FLOAT32) return false;
     const value = buf.readFloatBE(pos + 1);
     if (!Number.isFinite(value)) return false;
     pos += 5;

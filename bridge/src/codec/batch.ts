@@ -12,12 +12,11 @@ import {
   isSensorName,
   isShortString,
 } from './fields.ts';
-import { MAX_PAYLOAD_BYTES, MAX_READINGS, MIN_READINGS, PROTOCOL_VERSION, UINT32_MAX } from './limits.ts';
+import { MAX_FW_BYTES, MAX_PAYLOAD_BYTES, MAX_READINGS, MIN_READINGS, PROTOCOL_VERSION, UINT32_MAX } from './limits.ts';
 import { keyBytes, MsgpackWriter } from './msgpack-writer.ts';
 import { looksLikeJson, parseJson, unpackMsgpack } from './payload-reader.ts';
 import { LazyBatch, readCanonicalBatch } from './batch-fast.ts';
 
-const MAX_FW_BYTES = 32;
 
 function fail(error: DecodeErrorCode, detail: string): { ok: false; error: DecodeErrorCode; detail: string } {
   return { ok: false, error, detail };

@@ -2,13 +2,13 @@
 // MessagePack or JSON number form that holds a valid value (PROTOCOL §3.1, §8):
 // msgpackr hands back numbers, or bigints for the 64-bit forms.
 
-import { INT32_MAX, INT32_MIN, UINT32_MAX } from './limits.ts';
+import { INT32_MAX, INT32_MIN, MAX_DEVICE_ID_BYTES, MAX_SENSOR_BYTES, UINT32_MAX } from './limits.ts';
 
 const UINT32_MAX_BIG = BigInt(UINT32_MAX);
 const SAFE_MAX_BIG = BigInt(Number.MAX_SAFE_INTEGER);
 
-const DEVICE_ID = /^[A-Za-z0-9_-]{1,64}$/;
-const SENSOR_NAME = /^[a-z0-9_]{1,32}$/;
+const DEVICE_ID = new RegExp(`^[A-Za-z0-9_-]{1,${MAX_DEVICE_ID_BYTES}}$`);
+const SENSOR_NAME = new RegExp(`^[a-z0-9_]{1,${MAX_SENSOR_BYTES}}$`);
 
 function uintUpTo(x: unknown, max: number, maxBig: bigint): number | undefined {
   if (typeof x === 'number') return Number.isInteger(x) && x >= 0 && x <= max ? x + 0 : undefined; // +0 turns -0 into 0

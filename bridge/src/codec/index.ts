@@ -7,6 +7,7 @@ export type { DeviceStatus, StatusMessage, StatusState } from './status.ts';
 export { decodeCommand, encodeCommand, validateCommand, COMMAND_OPS } from './command.ts';
 export type { Command, CommandOp, CommandErrorCode, CommandResult } from './command.ts';
 export { isDeviceId } from './fields.ts';
+export { isCanonicalBatch } from './canonical.ts';
 export { crc16 } from './crc16.ts';
 export { cobsEncode, cobsDecode, cobsMaxEncodedLength } from './cobs.ts';
 export type { CobsResult } from './cobs.ts';

@@ -70,11 +70,20 @@ export class Downlink {
   private attempt = 0;
   private readonly sending = new Set<string>();
   readonly counts: Record<DownlinkOutcome, number> = { received: 0, invalid: 0, sent: 0, confirmed: 0, expired: 0 };
-  private readonly counter: Counter<'outcome'> | undefined;
 
   constructor(private readonly o: DownlinkOptions) {
     if (o.registry) {
-      this.counter = new Counter({ name: 'edge_downlink_commands_total', help: 'Downlink commands, by outcome (received, invalid, sent, confirmed, expired)', labelNames: ['outcome'], registers: [o.registry] });
+      const counts = this.counts;
+      new Counter({
+        name: 'edge_downlink_commands_total',
+        help: 'Downlink commands, by outcome (received, invalid, sent, confirmed, expired)',
+        labelNames: ['outcome'],
+        registers: [o.registry],
+        collect() {
+          this.reset();
+          for (const [outcome, n] of Object.entries(counts)) if (n > 0) this.inc({ outcome }, n);
+        },
+      });
       const store = o.store;
       new Gauge({ name: 'edge_downlink_pending', help: 'Commands stored and not yet confirmed by their device', registers: [o.registry], collect() { this.set(store.size); } });
     }
@@ -82,7 +91,6 @@ export class Downlink {
 
   private count(outcome: DownlinkOutcome, n = 1): void {
     this.counts[outcome] += n;
-    this.counter?.inc({ outcome }, n);
   }
 
   async start(): Promise<void> {

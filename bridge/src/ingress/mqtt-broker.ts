@@ -38,7 +38,9 @@ export interface EmbeddedMqttStats {
   /** QoS 0 messages dropped because the pipeline was busy (QoS 0 is best effort). */
   droppedQos0: number;
   oversized: number;
+  /** PUBLISHes and subscriptions the ACL denied. */
   denied: number;
+  subscribeDenied: number;
   handlerErrors: number;
 }
 
@@ -103,6 +105,7 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
     droppedQos0: 0,
     oversized: 0,
     denied: 0,
+    subscribeDenied: 0,
     handlerErrors: 0,
   };
 
@@ -261,7 +264,10 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
 
   private authorizeSubscribe(client: Client, topic: string): boolean {
     const ok = this.access.maySubscribe(client.id, topic);
-    if (!ok) this.noteDenied('subscribe', client.id, topic, 'not its own cmd topic');
+    if (!ok) {
+      this.counters.subscribeDenied++;
+      this.noteDenied('subscribe', client.id, topic, 'not its own cmd topic');
+    }
     return ok;
   }
 
@@ -336,7 +342,7 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
     }
   }
 
-  /** track(work).then(done) in one reaction instead of three promises per PUBLISH; a rejection stays unhandled as before. */
+  /** Tracks the work and answers aedes in one reaction per PUBLISH; a rejection is left unhandled (a bug, and loud). */
   private answerPublish(work: Promise<Verdict>, done: (verdict: Verdict) => void): void {
     this.inFlight.add(work);
     work.then(

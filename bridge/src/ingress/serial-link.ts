@@ -3,8 +3,8 @@
 // one at a time and writes each telemetry frame's ack back with the same seq.
 import type { Logger } from 'pino';
 import { AckCode, decodeBatch, decodeStatus, encodeAck, FRAME_ERROR_KINDS, FrameDecoder, FrameType } from '../codec/index.ts';
-import type { AckCodeValue, Frame, FrameErrorKind } from '../codec/index.ts';
-import type { IngestHandler, IngestOutcome, RawMessage } from '../types.ts';
+import type { AckCodeValue, BatchForm, Frame, FrameErrorKind } from '../codec/index.ts';
+import type { DecodedBatch, IngestHandler, IngestOutcome, RawMessage } from '../types.ts';
 import { BurstLog } from '../observe/burst-log.ts';
 import { openChannel, portLabel, type ByteChannel, type SerialPortSpec } from './serial-channel.ts';
 
@@ -186,7 +186,9 @@ export class SerialPortLink {
       return;
     }
     const isStatus = frame.type === FrameType.status;
-    const device = deviceOf(frame.payload, isStatus);
+    // Telemetry is decoded once, here: the device id decides who may speak, and the pipeline reuses it.
+    const decoded = isStatus ? undefined : decodeOnce(frame.payload);
+    const device = decoded ? (decoded.result.ok ? decoded.result.value.device : undefined) : statusDevice(frame.payload);
     const declared = device !== undefined && this.declares(device);
     if (declared) this.deps.onDeviceSeen(device);
 
@@ -209,6 +211,7 @@ export class SerialPortLink {
       // A payload that does not decode has no device: the pipeline quarantines it as malformed first.
       identity: declared ? device : '',
       kind,
+      decoded,
     };
     this.handling = this.handling.then(() => this.handle(message, isStatus ? undefined : frame.seq)).finally(() => this.queued--);
   }
@@ -244,12 +247,14 @@ export class SerialPortLink {
   }
 }
 
-/** The device id in a telemetry or status payload, for downlink; undefined when it does not decode. */
-function deviceOf(payload: Buffer, isStatus: boolean): string | undefined {
-  if (isStatus) {
-    const status = decodeStatus(payload);
-    return status.ok ? status.value.d : undefined;
-  }
-  const batch = decodeBatch(payload);
-  return batch.ok ? batch.value.device : undefined;
+function decodeOnce(payload: Buffer): DecodedBatch {
+  const form: BatchForm = { lazyReadings: true };
+  const result = decodeBatch(payload, form);
+  return { result, canonical: form.canonical, readingCount: form.readingCount };
+}
+
+/** The device id of a status payload; undefined when it does not decode. */
+function statusDevice(payload: Buffer): string | undefined {
+  const status = decodeStatus(payload);
+  return status.ok ? status.value.d : undefined;
 }

@@ -25,8 +25,6 @@ export class DeviceRegistry {
   private readonly devices = new Map<string, DeviceView>();
   gapsTotal = 0;
   duplicatesTotal = 0;
-  batchesTotal = 0;
-  readingsTotal = 0;
 
   constructor(private readonly maxDevices = 100_000) {}
 
@@ -48,8 +46,6 @@ export class DeviceRegistry {
     }
     d.batches++;
     d.readings += readings;
-    this.batchesTotal++;
-    this.readingsTotal += readings;
     d.lastSeen = now;
     d.online = true;
   }

@@ -4,6 +4,7 @@
 // at most N + list label values per metric (config `observe.deviceMetrics`).
 import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics, type LabelValues } from 'prom-client';
 import type { DeviceView } from './devices.ts';
+import type { Counters, LatencyHistogram } from './counters.ts';
 
 export interface GaugeSources {
   store(): { records: number; bytes: number; oldestAgeMs: number; inFlight: number; dropped: number; expired: number };
@@ -19,10 +20,10 @@ export interface GaugeSources {
   readiness(): number;
   /** Serial ports' own counters (framing errors never reach the payload decoder). */
   serialPorts?(): SerialPortCounters[];
-  /** Bad input not kept because the quarantine's queue was full. */
-  quarantineDropped?(): number;
   /** The embedded MQTT broker's per-connection limits (ingress/mqtt-limits.ts LimitStats). */
   mqttLimits?(): MqttLimitCounters | undefined;
+  /** The embedded MQTT broker: clients connected now, ACL denials so far. */
+  mqttClients?(): { connected: number; publishDenied: number; subscribeDenied: number } | undefined;
 }
 
 /** What metrics need of the embedded broker's limit counters. */
@@ -36,190 +37,77 @@ export interface MqttLimitCounters {
 export interface SerialPortCounters {
   port: string;
   open: boolean;
+  frames: number;
+  bytes: number;
   reopens: number;
   errors: Record<string, number>;
 }
 
-/** One counter series for the hot path: inc() adds to a plain number. */
-export interface HotSeries {
-  inc(by?: number): void;
-}
 
 /**
- * prom-client's inc() hashes and validates its labels on every call, also through a
- * `.labels()` child. These series keep plain numbers instead and hand them to their
- * counter when it is read (its collect, i.e. every scrape or get()), so what a scrape
- * shows is the same.
+ * Adds what `source` gathered since the last read to the histogram's unlabelled series. That
+ * series is prom-client's internal hashMap entry (hash '' for no labels): prom-client's own
+ * observe() builds a closure and a labels object per call, too much for two calls per confirm.
+ * observe-metrics.test checks the exposition equals prom-client's own.
  */
-class HotCounts {
-  private readonly series: { labels: LabelValues<string> | undefined; n: number; seen: boolean }[] = [];
-
-  /** `counter` is read lazily: the counter is built after its HotCounts. */
-  constructor(private readonly counter: () => Counter<string>) {}
-
-  add(labels?: LabelValues<string>): HotSeries {
-    const s = { labels, n: 0, seen: labels === undefined };
-    this.series.push(s);
-    return {
-      inc: (by = 1) => {
-        s.n += by;
-        // A labelled series is created at its first use, as inc() would, so series keep their order.
-        if (!s.seen) {
-          s.seen = true;
-          this.counter().inc(s.labels!, 0);
-        }
-      },
-    };
-  }
-
-  flushInto(counter: Counter<string>): void {
-    for (const s of this.series) {
-      if (s.n === 0) continue;
-      const n = s.n;
-      s.n = 0;
-      if (s.labels) counter.inc(s.labels, n);
-      else counter.inc(n);
-    }
-  }
-}
-
-/**
- * An unlabelled histogram for the hot path (two observations per confirmed message):
- * prom-client's observe() builds a closure and a labels object per call. Buckets,
- * count and sum are kept here and added to the histogram's series when it is read.
- * That series is prom-client's internal hashMap entry (hash '' for no labels), as
- * sumOf() in pipeline.ts reads counters; observe-metrics.test checks the exposition.
- */
-class HotHistogram {
-  private readonly counts: Float64Array;
-  private sum = 0;
-  private count = 0;
-
-  constructor(private readonly bounds: readonly number[]) {
-    this.counts = new Float64Array(bounds.length);
-  }
-
-  observe(value: number): void {
-    if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${value}`);
-    // As prom-client: the first bound >= value; above the last bound only count and sum (+Inf).
-    const b = this.bounds;
-    for (let i = 0; i < b.length; i++) {
-      if (value <= b[i]!) {
-        this.counts[i]!++;
-        break;
-      }
-    }
-    this.sum += value;
-    this.count++;
-  }
-
-  flushInto(h: Histogram<string>): void {
-    if (this.count === 0) return;
-    type Series = { bucketValues: Record<number, number>; sum: number; count: number };
-    const series = (h as unknown as { hashMap: Record<string, Series | undefined> }).hashMap;
-    if (!series['']) h.zero({});
-    const entry = (h as unknown as { hashMap: Record<string, Series> }).hashMap['']!;
-    for (let i = 0; i < this.bounds.length; i++) {
-      if (this.counts[i] !== 0) entry.bucketValues[this.bounds[i]!]! += this.counts[i]!;
-    }
-    entry.sum += this.sum;
-    entry.count += this.count;
-    this.counts.fill(0);
-    this.sum = 0;
-    this.count = 0;
-  }
-}
-
-const CONFIRM_LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
-const END_TO_END_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300, 3600];
-
-const flushing = (hot: HotCounts) =>
-  function (this: Counter<string>) {
-    hot.flushInto(this);
-  };
-
-const flushingHistogram = (hot: HotHistogram) =>
+const flushingHistogram = (source: LatencyHistogram) =>
   function (this: Histogram<string>) {
-    hot.flushInto(this);
+    const taken = source.take();
+    if (!taken) return;
+    type Series = { bucketValues: Record<number, number>; sum: number; count: number };
+    const series = (this as unknown as { hashMap: Record<string, Series | undefined> }).hashMap;
+    if (!series['']) this.zero({});
+    const entry = series['']!;
+    source.bounds.forEach((bound, i) => (entry.bucketValues[bound]! += taken.counts[i]!));
+    entry.sum += taken.sum;
+    entry.count += taken.count;
   };
 
 /** Every state a ConfirmPool connection reports, so a state that is currently empty still shows 0. */
 const CONNECTION_STATES = ['connecting', 'open', 'blocked', 'closed'] as const;
 
 export class BridgeMetrics {
-  readonly registry = new Registry();
-  private readonly hotCounts: Record<'ingressMessages' | 'ingressBytes' | 'readings' | 'batches' | 'published', HotCounts> = {
-    ingressMessages: new HotCounts((): Counter<string> => this.ingressMessages),
-    ingressBytes: new HotCounts((): Counter<string> => this.ingressBytes),
-    readings: new HotCounts((): Counter<string> => this.readings),
-    batches: new HotCounts((): Counter<string> => this.batches),
-    published: new HotCounts((): Counter<string> => this.published),
-  };
-  private readonly hotHistograms = { confirmLatency: new HotHistogram(CONFIRM_LATENCY_BUCKETS), endToEnd: new HotHistogram(END_TO_END_BUCKETS) };
-  readonly ingressMessages = new Counter({ name: 'edge_ingress_messages_total', help: 'Messages received, by transport', labelNames: ['transport'], registers: [this.registry], collect: flushing(this.hotCounts.ingressMessages) });
-  readonly ingressBytes = new Counter({ name: 'edge_ingress_bytes_total', help: 'Payload bytes received, by transport', labelNames: ['transport'], registers: [this.registry], collect: flushing(this.hotCounts.ingressBytes) });
-  readonly readings = new Counter({ name: 'edge_readings_accepted_total', help: 'Readings in accepted batches', registers: [this.registry], collect: flushing(this.hotCounts.readings) });
-  readonly batches = new Counter({ name: 'edge_batches_accepted_total', help: 'Batches durably stored and acknowledged', registers: [this.registry], collect: flushing(this.hotCounts.batches) });
-  readonly decodeFailures = new Counter({ name: 'edge_decode_failures_total', help: 'Payloads quarantined, by reason', labelNames: ['reason'], registers: [this.registry] });
-  readonly busy = new Counter({ name: 'edge_ingress_busy_total', help: 'Messages not acknowledged because the store was full or closing', labelNames: ['transport'], registers: [this.registry] });
-  readonly published = new Counter({
-    name: 'edge_amqp_publish_results_total',
-    help: 'Publish outcomes: confirmed, nacked (retried), returned (parked), failed (channel loss or broker down, retried)',
-    labelNames: ['result'],
-    registers: [this.registry],
-    collect: flushing(this.hotCounts.published),
-  });
-  readonly parked = new Counter({
-    name: 'edge_parked_total',
-    help: 'Records taken out of the store without delivery and kept in the quarantine, by reason',
-    labelNames: ['reason'],
-    registers: [this.registry],
-  });
-  readonly confirmLatency: Histogram<string> = new Histogram({
-    name: 'edge_amqp_confirm_latency_seconds',
-    help: 'Time from publish to broker confirm',
-    buckets: CONFIRM_LATENCY_BUCKETS,
-    registers: [this.registry],
-    collect: flushingHistogram(this.hotHistograms.confirmLatency),
-  });
-  readonly endToEnd: Histogram<string> = new Histogram({
-    name: 'edge_accept_to_confirm_seconds',
-    help: 'Time from accepting a batch to its broker confirm (includes time buffered)',
-    buckets: END_TO_END_BUCKETS,
-    registers: [this.registry],
-    collect: flushingHistogram(this.hotHistograms.endToEnd),
-  });
-  readonly reconnects = new Counter({ name: 'edge_amqp_reconnects_total', help: 'AMQP reconnects', registers: [this.registry] });
-  readonly storeDropped = new Counter({ name: 'edge_store_dropped_total', help: 'Records dropped by the overflow policy (never delivered)', registers: [this.registry] });
-  readonly storeExpired = new Counter({ name: 'edge_store_expired_total', help: 'Records expired by TTL (dead-lettered, never delivered)', registers: [this.registry] });
-  readonly unreachableRoutes = new Gauge({ name: 'edge_routes_unreachable', help: 'Routing rules whose keys reach no queue', registers: [this.registry] });
+  readonly unreachableRoutes: Gauge<string>;
 
-  /** The per-message series, pre-bound (see HotCounts). */
-  readonly hot = {
-    ingress: {
-      mqtt: { messages: this.hotCounts.ingressMessages.add({ transport: 'mqtt' }), bytes: this.hotCounts.ingressBytes.add({ transport: 'mqtt' }) },
-      serial: { messages: this.hotCounts.ingressMessages.add({ transport: 'serial' }), bytes: this.hotCounts.ingressBytes.add({ transport: 'serial' }) },
-    } satisfies Record<'mqtt' | 'serial', { messages: HotSeries; bytes: HotSeries }>,
-    readings: this.hotCounts.readings.add(),
-    batches: this.hotCounts.batches.add(),
-    confirmed: this.hotCounts.published.add({ result: 'confirmed' }),
-    confirmLatency: this.hotHistograms.confirmLatency as { observe(seconds: number): void },
-    endToEnd: this.hotHistograms.endToEnd as { observe(seconds: number): void },
-  };
-
-  /** Hands the hot series to their counters, for code that reads a counter without a scrape. */
-  flushHot(): void {
-    this.hotCounts.ingressMessages.flushInto(this.ingressMessages);
-    this.hotCounts.ingressBytes.flushInto(this.ingressBytes);
-    this.hotCounts.readings.flushInto(this.readings);
-    this.hotCounts.batches.flushInto(this.batches);
-    this.hotCounts.published.flushInto(this.published);
-    this.hotHistograms.confirmLatency.flushInto(this.confirmLatency);
-    this.hotHistograms.endToEnd.flushInto(this.endToEnd);
-  }
-
-  constructor(src: GaugeSources) {
+  /** `registry` is shared with the parts that register their own metrics (queue health, downlink). */
+  constructor(
+    readonly registry: Registry,
+    counters: Counters,
+    src: GaugeSources,
+  ) {
     collectDefaultMetrics({ register: this.registry });
+    const registers = [this.registry];
+    /** A counter whose value is one field of `counters`. */
+    const total = (name: string, help: string, read: () => number) =>
+      new Counter({ name, help, registers, collect() { this.reset(); this.inc(read()); } });
+    /** A labelled counter from (label value, count) pairs; a series appears at its first count. */
+    const byLabel = (name: string, help: string, label: string, read: () => Iterable<[string, number]>) =>
+      new Counter({
+        name, help, labelNames: [label], registers,
+        collect() {
+          this.reset();
+          for (const [value, n] of read()) if (n > 0) this.inc({ [label]: value }, n);
+        },
+      });
+    const transports = (read: (t: { messages: number; bytes: number }) => number) => (): Array<[string, number]> =>
+      Object.entries(counters.ingress).map(([t, c]) => [t, read(c)]);
+    byLabel('edge_ingress_messages_total', 'Messages received, by transport', 'transport', transports((c) => c.messages));
+    byLabel('edge_ingress_bytes_total', 'Payload bytes received, by transport', 'transport', transports((c) => c.bytes));
+    total('edge_readings_accepted_total', 'Readings in accepted batches', () => counters.readings);
+    total('edge_batches_accepted_total', 'Batches durably stored and acknowledged', () => counters.batches);
+    byLabel('edge_decode_failures_total', 'Payloads quarantined, by reason', 'reason', () => counters.rejected.entries());
+    byLabel('edge_ingress_busy_total', 'Messages not acknowledged because the store was full or closing', 'transport', () => Object.entries(counters.busy));
+    byLabel('edge_amqp_publish_results_total', 'Publish outcomes: confirmed, nacked (retried), returned (parked), failed (channel loss or broker down, retried)', 'result', () => Object.entries(counters.published));
+    byLabel('edge_parked_total', 'Records taken out of the store without delivery and kept in the quarantine, by reason', 'reason', () => counters.parked.entries());
+    const latency = (name: string, help: string, source: LatencyHistogram) =>
+      new Histogram({ name, help, buckets: [...source.bounds], registers, collect: flushingHistogram(source) });
+    latency('edge_amqp_confirm_latency_seconds', 'Time from publish to broker confirm', counters.confirmLatency);
+    latency('edge_accept_to_confirm_seconds', 'Time from accepting a batch to its broker confirm (includes time buffered)', counters.acceptToConfirm);
+    total('edge_amqp_reconnects_total', 'AMQP reconnects', () => counters.amqpReconnects);
+    total('edge_store_dropped_total', 'Records dropped by the overflow policy (never delivered)', () => counters.parked.get('dropped_overflow'));
+    total('edge_store_expired_total', 'Records expired by TTL (dead-lettered, never delivered)', () => counters.parked.get('expired_ttl'));
+    total('edge_quarantine_dropped_total', 'Rejected messages acknowledged but not kept, because the quarantine write queue was full (a flood of bad input)', () => counters.quarantineDropped);
+    this.unreachableRoutes = new Gauge({ name: 'edge_routes_unreachable', help: 'Routing rules whose keys reach no queue', registers });
     const gauge = (name: string, help: string, read: () => number) =>
       new Gauge({ name, help, registers: [this.registry], collect() { this.set(read()); } });
     gauge('edge_store_records', 'Records waiting in the store', () => src.store().records);
@@ -257,6 +145,10 @@ export class BridgeMetrics {
         for (const p of serial()) for (const [kind, n] of Object.entries(p.errors)) this.inc({ port: p.port, kind }, n);
       },
     });
+    const serialCounter = (name: string, help: string, read: (p: SerialPortCounters) => number) =>
+      new Counter({ name, help, labelNames: ['port'], registers, collect() { this.reset(); for (const p of serial()) this.inc({ port: p.port }, read(p)); } });
+    serialCounter('edge_serial_frames_total', 'Good serial frames decoded, by port', (p) => p.frames);
+    serialCounter('edge_serial_bytes_total', 'Bytes read from the serial device, by port', (p) => p.bytes);
     new Counter({
       name: 'edge_serial_reopens_total',
       help: 'Times a serial port came back after it was lost',
@@ -278,16 +170,6 @@ export class BridgeMetrics {
       },
     });
 
-    new Counter({
-      name: 'edge_quarantine_dropped_total',
-      help: 'Rejected messages acknowledged but not kept, because the quarantine write queue was full (a flood of bad input)',
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        this.inc(src.quarantineDropped?.() ?? 0);
-      },
-    });
-
     // Embedded MQTT limits: reasons are a fixed set.
     const limits = () => src.mqttLimits?.();
     new Counter({
@@ -303,6 +185,22 @@ export class BridgeMetrics {
     const limitCounter = (name: string, help: string, read: (s: MqttLimitCounters) => number) =>
       new Counter({ name, help, registers: [this.registry], collect() { this.reset(); const s = limits(); if (s) this.inc(read(s)); } });
     limitCounter('edge_mqtt_paced_publishes_total', 'PUBLISH packets held back (unread) because their client was above mqtt.embedded.limits.publishesPerSecond', (s) => s.pacedPublishes);
+    const clients = () => src.mqttClients?.();
+    new Gauge({ name: 'edge_mqtt_clients_connected', help: 'MQTT clients connected to the embedded broker', registers, collect() { this.set(clients()?.connected ?? 0); } });
+    new Counter({
+      name: 'edge_mqtt_denied_total',
+      help: 'PUBLISHes (acknowledged and dropped) and subscriptions (SUBACK 0x80) the embedded broker\'s ACL denied',
+      labelNames: ['what'],
+      registers,
+      collect() {
+        this.reset();
+        const c = clients();
+        if (c) {
+          this.inc({ what: 'publish' }, c.publishDenied);
+          this.inc({ what: 'subscribe' }, c.subscribeDenied);
+        }
+      },
+    });
     limitCounter('edge_mqtt_pacing_episodes_total', 'Times a client went above its publish rate and started being paced', (s) => s.pacingEpisodes);
 
     // Per-device series: rebuilt from the registry at each scrape, so a device that

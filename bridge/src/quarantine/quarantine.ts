@@ -4,8 +4,10 @@
 // Invariants:
 // - One JSON line per entry, written and fdatasynced before put() resolves true: an
 //   acknowledged message that was quarantined survives a crash too.
-// - Writes never block the event loop: entries queue for one writer, which writes and
-//   syncs every queued entry at once (group commit).
+// - Writes never block the event loop: entries queue for one writer, which gathers them
+//   for up to `gatherMs`, then writes and syncs them at once (group commit). Bad input
+//   waits a little for its acknowledgement so a flood costs few syncs, and the store's
+//   own syncs (honest traffic) do not queue behind hundreds of them.
 // - Input from devices is bounded by `maxQueued`: past it put() resolves false at once
 //   and the entry is only counted (`dropped`), so a flood of bad input costs no memory
 //   and never delays honest traffic. Records parked from the store are always queued.
@@ -45,6 +47,7 @@ export class Quarantine {
     private readonly dir: string,
     private readonly maxBytes: number,
     private readonly maxQueued = 1024,
+    private readonly gatherMs = 20,
   ) {
     this.file = join(dir, 'quarantine.jsonl');
   }
@@ -99,6 +102,7 @@ export class Quarantine {
 
   private async drain(): Promise<void> {
     try {
+      if (this.gatherMs > 0) await new Promise((r) => setTimeout(r, this.gatherMs));
       while (this.queue.length > 0 && this.fh) {
         const group = this.queue;
         this.queue = [];

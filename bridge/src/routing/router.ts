@@ -3,10 +3,9 @@
 // Filters are compiled once; the match for a topic is cached, so the hot path is
 // a Map lookup, a string concatenation and (for canonical msgpack) no re-encode.
 import type { Batch, OutboundMessage, RawMessage, Reading } from '../types.ts';
-import { encodeBatch, encodeBatchJson } from '../codec/index.ts';
+import { encodeBatch, encodeBatchJson, isCanonicalBatch } from '../codec/index.ts';
 import { escapeLevel, topicToKey } from './escape.ts';
 import { checkKey, compileRule, matchFilter, RoutingRuleError, type CompiledRule, type KeyPart, type RoutingRule } from './rules.ts';
-import { isCanonicalBatch } from './canonical.ts';
 
 export type ContentType = OutboundMessage['contentType'];
 
@@ -102,7 +101,7 @@ export class Router {
         m = { rule, captures, topicKey: rule.usesTopic ? topicToKey(topic) : '', usesFw: rule.key.some((p) => p.kind === 'fw'), fixedKey: undefined };
         if (rule.rule.split === 'none' && !m.usesFw && !rule.key.some((p) => p.kind === 'device')) {
           const key = buildKey(rule.key, m, '', '', '');
-          // A bad fixed key stays uncached, so each batch is quarantined with the reason as before.
+          // A bad fixed key stays uncached, so each batch is checked and quarantined with the reason.
           if (!checkKey(key)) m.fixedKey = key;
         }
         break;

@@ -29,9 +29,9 @@ const writer = new MsgpackWriter();
  * The meta array [routingKey, messageId, device, contentType, headers] is written
  * by MsgpackWriter straight into the frame, byte for byte as msgpackr's Packr
  * writes it (map16 for the headers, smallest str and int forms, float64 for other
- * numbers), so decodeFrame and stores written before are unaffected. A meta with a
+ * numbers), so every frame decodes the same, whichever wrote it. A meta with a
  * non-ASCII string or a header that is neither string nor number goes through
- * Packr as before (msgpackr's UTF-8 differs from Buffer's on lone surrogates).
+ * Packr (msgpackr's UTF-8 differs from Buffer's on lone surrogates).
  */
 export function encodeFrame(id: number, msg: OutboundMessage): Buffer {
   const w = writer.reset();

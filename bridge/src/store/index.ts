@@ -5,9 +5,7 @@ import type { StoreAndForward, StoreOptions } from './store.ts';
 export * from './store.ts';
 export type { StoreIo } from './io.ts';
 export { nodeIo } from './io.ts';
-export { FaultyIo } from './faulty-io.ts';
 export { SegmentLogStore } from './segment-log.ts';
-export { MemoryStore } from './memory-store.ts';
 export { verifyStore, inspectStore, type VerifyReport, type InspectReport } from './inspect.ts';
 
 /** Creates the durable store for `options.dir`. Call open() before use (it recovers). */

@@ -12,10 +12,11 @@ import mqtt from 'mqtt';
 import { pino } from 'pino';
 import { encodeBatch, decodeBatch } from '../../src/codec/index.ts';
 import { loadConfig, type BridgeConfig } from '../../src/config/index.ts';
-import { createPipeline, type Pipeline } from '../../src/pipeline.ts';
-import { FaultyIo } from '../../src/store/index.ts';
+import { composeBridge, type Bridge } from '../../src/compose.ts';
+import { FaultyIo } from '../doubles/faulty-io.ts';
 import { uniquePrefix, waitFor } from '../helpers/unique.ts';
 import { startPrivateMosquitto } from '../helpers/mosquitto.ts';
+import { metric } from '../helpers/metrics.ts';
 
 const AMQP = 'amqp://guest:guest@127.0.0.1:5672';
 
@@ -101,7 +102,7 @@ describe('bridge end to end (embedded broker, in process)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'edge-e2e-'));
   let conn: ChannelModel;
   let ch: Channel;
-  let pipeline: Pipeline;
+  let pipeline: Bridge;
   let config: BridgeConfig;
 
   beforeAll(async () => {
@@ -110,7 +111,7 @@ describe('bridge end to end (embedded broker, in process)', () => {
     const file = join(dir, 'config.json');
     writeFileSync(file, JSON.stringify(bridgeConfig(prefix, dir)));
     config = loadConfig({ file, env: {} });
-    pipeline = createPipeline(config, pino({ level: 'silent' }));
+    pipeline = composeBridge(config, pino({ level: 'silent' }));
     await pipeline.start();
   });
 
@@ -151,7 +152,7 @@ describe('bridge end to end (embedded broker, in process)', () => {
     expect(part.ok && part.value.readings.every((x) => x.sensor === 'temperature')).toBe(true);
     expect(one.headers['x-topic']).toMatch(/^factory\/floor1\/dev-[abc]\/telemetry$/);
     // every accepted batch was confirmed and removed from the store
-    await waitFor(() => pipeline.parts.store.stats().records === 0, { what: 'store drained' });
+    await waitFor(async () => (await metric(pipeline.health, 'edge_store_records')) === 0, { what: 'store drained' });
   });
 
   it('quarantines a malformed payload and parks an unroutable key while the rest keeps flowing', async () => {
@@ -160,7 +161,7 @@ describe('bridge end to end (embedded broker, in process)', () => {
     const t1 = await drainQueue(ch, `${prefix}.factory`, received);
     const t2 = await drainQueue(ch, `${prefix}.unroutable`, unroutable);
     const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${pipeline.mqttPort()}`, { clientId: `${prefix}-mixed` });
-    const before = pipeline.parts.quarantine.total();
+    const before = await metric(pipeline.health, 'edge_decode_failures_total', { reason: 'malformed' });
     await client.publishAsync('factory/floor1/dev-q/telemetry', Buffer.from([0x93, 0x01]), { qos: 1 });
     await client.publishAsync('factory/floor1/dev-q/telemetry', batchFor('dev-q', 1, 0), { qos: 1 });
     // default rule: other.site.dev-q.telemetry, bound to no queue -> alternate exchange
@@ -172,7 +173,7 @@ describe('bridge end to end (embedded broker, in process)', () => {
     await ch.cancel(t2);
     expect(received.map((r) => r.id).sort()).toEqual(['dev-q:1:0:0', 'dev-q:1:0:1', 'dev-q:1:2:0', 'dev-q:1:2:1']);
     expect(unroutable.map((r) => [r.id, r.key])).toEqual([['dev-q:1:1', 'other.site.dev-q.telemetry']]);
-    expect(pipeline.parts.quarantine.total()).toBe(before + 1);
+    expect(await metric(pipeline.health, 'edge_decode_failures_total', { reason: 'malformed' })).toBe(before + 1);
     const lines = readFileSync(join(dir, 'quarantine', 'quarantine.jsonl'), 'utf8').trim().split('\n');
     const last = JSON.parse(lines.at(-1)!);
     expect(last.reason).toBe('malformed');
@@ -187,7 +188,7 @@ describe('PUBACK follows the fsync', () => {
     const file = join(dir, 'config.json');
     writeFileSync(file, JSON.stringify(bridgeConfig(prefix, dir)));
     const io = new FaultyIo();
-    const pipeline = createPipeline(loadConfig({ file, env: {} }), pino({ level: 'silent' }), { storeIo: io });
+    const pipeline = composeBridge(loadConfig({ file, env: {} }), pino({ level: 'silent' }), { storeIo: io });
     const conn = await amqp.connect(AMQP);
     const ch = await conn.createChannel();
     try {
@@ -199,7 +200,7 @@ describe('PUBACK follows the fsync', () => {
         acked = true;
       });
       // The batch reached the store (its bytes are written, the sync is held)...
-      await waitFor(() => pipeline.parts.store.stats().records === 2, { what: 'append in progress' });
+      await waitFor(async () => (await metric(pipeline.health, 'edge_store_records')) === 2, { what: 'append in progress' });
       // ...and for as long as the fsync is held, no PUBACK: poll a while, it must stay false.
       const until = Date.now() + 500;
       while (Date.now() < until) {
@@ -325,7 +326,7 @@ describe('bridge as a client of an external broker (private Mosquitto)', () => {
         }),
       ),
     );
-    const pipeline = createPipeline(loadConfig({ file, env: {} }), pino({ level: 'silent' }));
+    const pipeline = composeBridge(loadConfig({ file, env: {} }), pino({ level: 'silent' }));
     try {
       await pipeline.start();
       const received: Received[] = [];

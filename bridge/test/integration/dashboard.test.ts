@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import type { BrowserContext, Page } from 'playwright-core';
 import { encodeBatch, encodeStatus } from '../../src/codec/index.ts';
 import { loadConfig } from '../../src/config/index.ts';
-import { createPipeline, type Pipeline } from '../../src/pipeline.ts';
+import { composeBridge, type Bridge } from '../../src/compose.ts';
 import { startHttp, type HttpHandle } from '../../src/observe/http.ts';
 import { uniquePrefix, waitFor, uniqueTopology } from '../helpers/unique.ts';
 import { launchChromium } from '../helpers/chromium.ts';
@@ -33,7 +33,7 @@ describe('live dashboard in Chromium', () => {
   const prefix = uniquePrefix('dash');
   const dir = mkdtempSync(join(tmpdir(), 'edge-dash-'));
   const device = `${prefix}-node-1`;
-  let pipeline: Pipeline;
+  let pipeline: Bridge;
   let http: HttpHandle;
   let browser: BrowserContext;
   let profile: string;
@@ -63,9 +63,9 @@ describe('live dashboard in Chromium', () => {
         observe: { dashboard: { intervalMs: 250 } },
       }),
     );
-    pipeline = createPipeline(loadConfig({ file, env: {} }), pino({ level: 'silent' }));
+    pipeline = composeBridge(loadConfig({ file, env: {} }), pino({ level: 'silent' }));
     await pipeline.start();
-    http = await startHttp({ host: '127.0.0.1', port: 0 }, pipeline, pino({ level: 'silent' }));
+    http = await startHttp({ host: '127.0.0.1', port: 0 }, pipeline.health, pino({ level: 'silent' }));
     ({ context: browser, profile } = await launchChromium());
     page = await browser.newPage();
     client = await mqtt.connectAsync(`mqtt://127.0.0.1:${pipeline.mqttPort()}`, { clientId: device, reconnectPeriod: 0 });

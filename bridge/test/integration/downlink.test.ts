@@ -13,11 +13,12 @@ import { pino } from 'pino';
 import { decodeBatch } from '../../src/codec/index.ts';
 import type { Batch } from '../../src/types.ts';
 import { loadConfig } from '../../src/config/index.ts';
-import { createPipeline, type Pipeline } from '../../src/pipeline.ts';
+import { composeBridge, type Bridge } from '../../src/compose.ts';
 import { publishCommand } from '../../src/downlink/publish.ts';
 import { uniquePrefix, waitFor, uniqueTopology } from '../helpers/unique.ts';
 import { startPtyPair, type PtyPair } from '../helpers/pty.ts';
 import { spawnEdgeNode, type EdgeNodeHandle } from '../../../simulator/nodes/edge-node.ts';
+import { metric } from '../helpers/metrics.ts';
 
 const AMQP = 'amqp://guest:guest@127.0.0.1:5672';
 
@@ -28,14 +29,16 @@ describe('downlink: AMQP command -> bridge -> POSIX node -> confirmed', () => {
   const dev = (n: string) => `${prefix}-${n}`;
   let pty: PtyPair;
   let file: string;
-  let pipeline: Pipeline;
+  let pipeline: Bridge;
+  /** Downlink commands by outcome, as /metrics counts them. */
+  const commands = (outcome: string) => metric(pipeline.health, 'edge_downlink_commands_total', { outcome });
   let conn: ChannelModel;
   let ch: Channel;
   const nodes: EdgeNodeHandle[] = [];
   const batches: Batch[] = [];
 
   const start = async () => {
-    pipeline = createPipeline(loadConfig({ file, env: {} }), pino({ level: 'silent' }));
+    pipeline = composeBridge(loadConfig({ file, env: {} }), pino({ level: 'silent' }));
     await pipeline.start();
     return pipeline;
   };
@@ -109,36 +112,36 @@ describe('downlink: AMQP command -> bridge -> POSIX node -> confirmed', () => {
     await waitFor(() => stepsAfter(device, 0).length >= 1, { timeoutMs: 20_000, what: 'a first batch at the old interval' });
     expect(runsAt(stepsAfter(device, 0)[0]!, 1000), String(stepsAfter(device, 0)[0])).toBe(true);
 
-    const confirmedBefore = pipeline.parts.downlink!.counts.confirmed;
+    const confirmedBefore = await commands('confirmed');
     await send(device, 'set_interval', 200, 101);
-    await waitFor(() => pipeline.parts.downlink!.counts.confirmed > confirmedBefore, { timeoutMs: 15_000, what: 'the node to confirm command 101' });
-    expect(pipeline.parts.downlink!.counts.sent).toBeGreaterThanOrEqual(1);
+    await waitFor(async () => (await commands('confirmed')) > confirmedBefore, { timeoutMs: 15_000, what: 'the node to confirm command 101' });
+    expect(await commands('sent')).toBeGreaterThanOrEqual(1);
     const from = batches.length;
     // The first batch after the change may straddle it; a later one is all new steps.
     await waitFor(() => stepsAfter(device, from).some((s) => runsAt(s, 200)), { timeoutMs: 15_000, what: 'a batch sampled every 200 ms' });
-    expect(await pipeline.metricsText()).toMatch(/edge_downlink_commands_total\{outcome="confirmed"\} [1-9]/);
+    expect(await pipeline.health.metricsText()).toMatch(/edge_downlink_commands_total\{outcome="confirmed"\} [1-9]/);
   });
 
   it('an invalid command is rejected and counted, never stored', async () => {
-    const before = pipeline.parts.downlink!.counts.invalid;
+    const before = await commands('invalid');
     const c = await conn.createConfirmChannel();
     c.publish(`${prefix}.cmd`, `cmd.${dev('mqtt')}`, Buffer.from('{"op":"set_interval","arg":1}'), { contentType: 'application/json' });
     await c.waitForConfirms();
     await c.close();
-    await waitFor(() => pipeline.parts.downlink!.counts.invalid > before, { timeoutMs: 10_000, what: 'the invalid count' });
+    await waitFor(async () => (await commands('invalid')) > before, { timeoutMs: 10_000, what: 'the invalid count' });
     await expect(send(dev('mqtt'), 'set_interval', 1, 5)).rejects.toThrow(/out of range 100\.\.3600000/);
   });
 
   it('a command for an offline node waits in the store across a bridge restart, then is delivered', async () => {
     const device = dev('late');
-    const received = pipeline.parts.downlink!.counts.received;
+    const received = await commands('received');
     await send(device, 'set_batch', 2, 202);
-    await waitFor(() => pipeline.parts.downlink!.counts.received > received, { timeoutMs: 10_000, what: 'the command stored' });
+    await waitFor(async () => (await commands('received')) > received, { timeoutMs: 10_000, what: 'the command stored' });
     await pipeline.stop();
     await start(); // a new process would see the same: the command store is on disk
 
     node(device, { broker: `mqtt://127.0.0.1:${pipeline.mqttPort()}`, intervalMs: 200 });
-    await waitFor(() => pipeline.parts.downlink!.counts.confirmed >= 1, { timeoutMs: 15_000, what: 'the late node to confirm command 202' });
+    await waitFor(async () => (await commands('confirmed')) >= 1, { timeoutMs: 15_000, what: 'the late node to confirm command 202' });
     const from = batches.length;
     await waitFor(() => batches.slice(from).some((b) => b.device === device && b.readings.length === 2), { timeoutMs: 15_000, what: 'a 2-reading batch' });
   });
@@ -147,9 +150,9 @@ describe('downlink: AMQP command -> bridge -> POSIX node -> confirmed', () => {
     const device = dev('serial');
     node(device, { transport: 'serial', serial: pty.a });
     await waitFor(() => stepsAfter(device, 0).length >= 1, { timeoutMs: 20_000, what: 'a first serial batch' });
-    const before = pipeline.parts.downlink!.counts.confirmed;
+    const before = await commands('confirmed');
     await send(device, 'set_interval', 250, 303);
-    await waitFor(() => pipeline.parts.downlink!.counts.confirmed > before, { timeoutMs: 15_000, what: 'the serial node to confirm command 303' });
+    await waitFor(async () => (await commands('confirmed')) > before, { timeoutMs: 15_000, what: 'the serial node to confirm command 303' });
     const from = batches.length;
     await waitFor(() => stepsAfter(device, from).some((s) => runsAt(s, 250)), { timeoutMs: 15_000, what: 'a serial batch sampled every 250 ms' });
   });
@@ -164,11 +167,11 @@ describe('downlink: AMQP command -> bridge -> POSIX node -> confirmed', () => {
       child.once('close', (code) => resolve({ code, out, err }));
     });
     const device = dev('serial');
-    const before = pipeline.parts.downlink!.counts.confirmed;
+    const before = await commands('confirmed');
     const ok = await run(['cmd', device, 'ping', '-c', file, '--id', '404']);
     expect(ok.code, ok.err).toBe(0);
     expect(ok.out).toContain(`command #404 ping for ${device} confirmed by RabbitMQ`);
-    await waitFor(() => pipeline.parts.downlink!.counts.confirmed > before, { timeoutMs: 15_000, what: 'the ping confirmed by the node' });
+    await waitFor(async () => (await commands('confirmed')) > before, { timeoutMs: 15_000, what: 'the ping confirmed by the node' });
 
     const badOp = await run(['cmd', device, 'warp', '-c', file]);
     expect(badOp.code).toBe(1);

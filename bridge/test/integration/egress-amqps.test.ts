@@ -13,7 +13,7 @@ import amqp from 'amqplib';
 import mqtt from 'mqtt';
 import { encodeBatch } from '../../src/codec/index.ts';
 import { loadConfig } from '../../src/config/index.ts';
-import { createPipeline, type Pipeline } from '../../src/pipeline.ts';
+import { composeBridge, type Bridge } from '../../src/compose.ts';
 import { createLogger } from '../../src/observe/logger.ts';
 import { makeTestPki, type TestPki } from '../helpers/certs.ts';
 import { startPrivateRabbit, type PrivateRabbit } from '../helpers/rabbit-node.ts';
@@ -49,7 +49,7 @@ describe('amqps egress to a RabbitMQ TLS listener', () => {
   });
 
   /** A bridge whose only AMQP URL is the node's amqps listener, with `tls` as amqp.tls; its log lines are kept. */
-  async function bridge(prefix: string, tls: Record<string, string>): Promise<{ pipeline: Pipeline; logs: LogLine[] }> {
+  async function bridge(prefix: string, tls: Record<string, string>): Promise<{ pipeline: Bridge; logs: LogLine[] }> {
     const dir = mkdtempSync(join(tmpdir(), 'edge-amqps-'));
     const file = join(dir, 'config.json');
     writeFileSync(
@@ -75,7 +75,7 @@ describe('amqps egress to a RabbitMQ TLS listener', () => {
         done();
       },
     });
-    const pipeline = createPipeline(loadConfig({ file, env: {} }), createLogger('debug', sink));
+    const pipeline = composeBridge(loadConfig({ file, env: {} }), createLogger('debug', sink));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     await pipeline.start();
     cleanups.push(() => pipeline.stop());
@@ -102,9 +102,15 @@ describe('amqps egress to a RabbitMQ TLS listener', () => {
   it('forwards over amqps with the CA and client certificate from the config: every batch confirmed and in the queue', async () => {
     const prefix = uniquePrefix('amqps');
     const { pipeline } = await bridge(prefix, { caFile: pki.caFile, certFile: pki.clientCertFile!, keyFile: pki.clientKeyFile! });
-    expect(pipeline.parts.pool.ready).toBe(true);
+    expect(pipeline.health.readiness().degraded).not.toContain('rabbitmq unreachable: buffering to disk');
     await publish(pipeline.mqttPort(), `${prefix}-n1`, 20);
-    await waitFor(() => pipeline.parts.forwarder.counts.confirmed === 20 && pipeline.parts.store.stats().records === 0, { timeoutMs: 20_000, what: '20 batches confirmed over amqps' });
+    await waitFor(
+      async () => {
+        const text = await pipeline.health.metricsText();
+        return metric(text, 'edge_amqp_publish_results_total{result="confirmed"}') === 20 && metric(text, 'edge_store_records') === 0;
+      },
+      { timeoutMs: 20_000, what: '20 batches confirmed over amqps' },
+    );
 
     // Read back over the node's plain listener: a second, independent path to the same queue.
     const conn = await amqp.connect(rabbit.amqpUrl);
@@ -120,8 +126,8 @@ describe('amqps egress to a RabbitMQ TLS listener', () => {
     const listed = await rabbit.rabbitmqctl(['list_connections', 'client_properties', 'ssl', 'peer_cert_subject', '--formatter', 'json']);
     const egress = (JSON.parse(listed) as Array<{ ssl: boolean; peer_cert_subject: string; client_properties: unknown }>).filter((c) => JSON.stringify(c.client_properties).includes('edge-bridge-egress-'));
     expect(egress.map((c) => [c.ssl, c.peer_cert_subject])).toEqual([[true, 'CN=edge-bridge-test'], [true, 'CN=edge-bridge-test']]);
-    expect(pipeline.readiness().degraded).toEqual([]);
-    expect(metric(await pipeline.metricsText(), 'edge_ready')).toBe(2);
+    expect(pipeline.health.readiness().degraded).toEqual([]);
+    expect(metric(await pipeline.health.metricsText(), 'edge_ready')).toBe(2);
   });
 
   it.each([
@@ -134,23 +140,23 @@ describe('amqps egress to a RabbitMQ TLS listener', () => {
     // The reason is in the log line of the failed attempt and in /readyz's connection details.
     const failed = await waitFor(() => logs.find((l) => l.msg === 'amqp connect failed'), { what: "the log line 'amqp connect failed'" });
     expect(failed.err?.message).toMatch(reason);
-    const r = pipeline.readiness();
+    const r = pipeline.health.readiness();
     expect(r.ready).toBe(true);
     expect(r.degraded).toContain('rabbitmq unreachable: buffering to disk');
     const conns = (r.details.amqp as { connections: Array<{ state: string; lastError?: string }> }).connections;
     expect(conns.map((c) => c.state)).not.toContain('open');
     for (const c of conns) expect(c.lastError).toMatch(reason);
-    const text = await pipeline.metricsText();
+    const text = await pipeline.health.metricsText();
     expect(metric(text, 'edge_ready')).toBe(1);
     expect(metric(text, 'edge_amqp_connections{state="open"}')).toBe(0);
     expect(metric(text, 'edge_amqp_channels_open')).toBe(0);
     if (publishes) {
       // Still doing its job: batches are acknowledged and kept on disk.
       await publish(pipeline.mqttPort(), `${prefix}-n1`, 3);
-      expect(pipeline.parts.store.stats().records).toBe(3);
+      expect(metric(await pipeline.health.metricsText(), 'edge_store_records')).toBe(3);
     }
     // It keeps retrying (and failing the same way), it does not give up or crash.
     await waitFor(() => logs.filter((l) => l.msg === 'amqp connect failed').length >= 4, { what: 'repeated attempts' });
-    expect(pipeline.parts.forwarder.counts.confirmed).toBe(0);
+    expect(metric(await pipeline.health.metricsText(), 'edge_amqp_publish_results_total{result="confirmed"}')).toBeUndefined();
   });
 });

@@ -14,9 +14,9 @@ import mqtt from 'mqtt';
 import { pino } from 'pino';
 import { encodeBatch } from '../../src/codec/index.ts';
 import { loadConfig } from '../../src/config/index.ts';
-import { createPipeline, type Pipeline } from '../../src/pipeline.ts';
+import { composeBridge, type Bridge } from '../../src/compose.ts';
 import { startHttp, type HttpHandle } from '../../src/observe/http.ts';
-import { FaultyIo } from '../../src/store/index.ts';
+import { FaultyIo } from '../doubles/faulty-io.ts';
 import { uniquePrefix, waitFor, uniqueTopology } from '../helpers/unique.ts';
 import { freePort } from '../helpers/ports.ts';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
@@ -30,7 +30,7 @@ function batch(device: string, seq: number): Buffer {
   return encodeBatch({ v: 1, device, boot: 1, seq, fw: 'h-1', ts: Date.now(), unsynced: false, readings: [{ sensor: 'temperature', offset: 0, value: 21 }] });
 }
 
-async function bridgeWith(prefix: string, amqpUrl: string, extra: Record<string, unknown> = {}, storeIo?: FaultyIo): Promise<{ pipeline: Pipeline; http: HttpHandle; base: string }> {
+async function bridgeWith(prefix: string, amqpUrl: string, extra: Record<string, unknown> = {}, storeIo?: FaultyIo): Promise<{ pipeline: Bridge; http: HttpHandle; base: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'edge-health-'));
   const file = join(dir, 'config.json');
   writeFileSync(
@@ -49,9 +49,9 @@ async function bridgeWith(prefix: string, amqpUrl: string, extra: Record<string,
       ...extra,
     }),
   );
-  const pipeline = createPipeline(loadConfig({ file, env: {} }), pino({ level: 'silent' }), storeIo ? { storeIo } : {});
+  const pipeline = composeBridge(loadConfig({ file, env: {} }), pino({ level: 'silent' }), storeIo ? { storeIo } : {});
   await pipeline.start();
-  const http = await startHttp({ host: '127.0.0.1', port: 0 }, pipeline, pino({ level: 'silent' }));
+  const http = await startHttp({ host: '127.0.0.1', port: 0 }, pipeline.health, pino({ level: 'silent' }));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }), () => pipeline.stop(), () => http.close());
   return { pipeline, http, base: `http://127.0.0.1:${http.port}` };
 }

@@ -12,10 +12,11 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { encodeBatch } from '../../src/codec/index.ts';
 import { loadConfig } from '../../src/config/index.ts';
-import { createPipeline, type Pipeline } from '../../src/pipeline.ts';
+import { composeBridge, type Bridge } from '../../src/compose.ts';
 import { EmbeddedMqttIngress } from '../../src/ingress/mqtt-broker.ts';
 import type { LimitDisconnect } from '../../src/ingress/mqtt-limits.ts';
 import { uniquePrefix, waitFor, uniqueTopology } from '../helpers/unique.ts';
+import { metric, metricSum } from '../helpers/metrics.ts';
 
 const AMQP = 'amqp://guest:guest@127.0.0.1:5672';
 const MiB = 1024 * 1024;
@@ -26,6 +27,7 @@ interface LogLine {
   clientId?: string;
   address?: string;
   reason?: string;
+  bytesRead?: number;
 }
 
 /** A bridge with its own topology and a consumer that records every message id arriving in RabbitMQ. */
@@ -34,9 +36,8 @@ class LimitsBridge {
   readonly dir = mkdtempSync(join(tmpdir(), 'edge-limits-'));
   readonly arrived = new Set<string>();
   readonly log: LogLine[] = [];
-  readonly disconnects: LimitDisconnect[] = [];
   readonly clients: MqttClient[] = [];
-  pipeline!: Pipeline;
+  pipeline!: Bridge;
   private conn: ChannelModel | undefined;
   private ch: Channel | undefined;
 
@@ -59,9 +60,8 @@ class LimitsBridge {
       }),
     );
     const logger = pino({ level: 'info' }, { write: (line: string) => void this.log.push(JSON.parse(line) as LogLine) });
-    this.pipeline = createPipeline(loadConfig({ file, env: {} }), logger);
+    this.pipeline = composeBridge(loadConfig({ file, env: {} }), logger);
     await this.pipeline.start();
-    this.ingress.on('limitDisconnect', (d: LimitDisconnect) => this.disconnects.push(d));
     this.conn = await amqp.connect(AMQP);
     this.ch = await this.conn.createChannel();
     await this.ch.consume(`${prefix}.all`, (m: ConsumeMessage | null) => {
@@ -72,8 +72,17 @@ class LimitsBridge {
     return this;
   }
 
-  get ingress(): EmbeddedMqttIngress {
-    return this.pipeline.parts.ingresses.find((i): i is EmbeddedMqttIngress => i instanceof EmbeddedMqttIngress)!;
+  /** Connections closed by a limit, as the bridge logged them. */
+  get disconnects(): Array<{ reason: string; detail: string; clientId?: string; address: string; bytesRead: number }> {
+    const prefix = 'mqtt connection closed: ';
+    return this.log
+      .filter((l) => l.msg.startsWith(prefix))
+      .map((l) => ({ reason: String(l.reason), detail: l.msg.slice(prefix.length), clientId: l.clientId as string | undefined, address: String(l.address), bytesRead: Number(l.bytesRead) }));
+  }
+
+  /** Everything set aside: quarantined input and parked records. */
+  async quarantined(): Promise<number> {
+    return (await metricSum(this.pipeline.health, 'edge_decode_failures_total')) + (await metricSum(this.pipeline.health, 'edge_parked_total'));
   }
 
   topic(device: string): string {
@@ -88,7 +97,7 @@ class LimitsBridge {
   }
 
   async metric(line: RegExp): Promise<number> {
-    const m = line.exec(await this.pipeline.metricsText());
+    const m = line.exec(await this.pipeline.health.metricsText());
     return m ? Number(m[1]) : NaN;
   }
 
@@ -156,8 +165,7 @@ describe('embedded MQTT: a packet above maxPacketBytes (default limits)', () => 
     await publishSteadily(bridge, goodClient, good, 5, acked);
     await waitFor(() => idsOf(good, acked).every((id) => bridge.arrived.has(id)), { what: 'the good batches in RabbitMQ' });
     // Never reached aedes or the payload check, so nothing was quarantined.
-    expect(bridge.ingress.stats.oversized).toBe(0);
-    expect(bridge.pipeline.parts.quarantine.total()).toBe(0);
+    expect(await bridge.quarantined()).toBe(0);
     expect([...bridge.arrived].some((id) => id.startsWith(big))).toBe(false);
   });
 });
@@ -174,7 +182,7 @@ describe('embedded MQTT: a client far above its publish rate', () => {
       const goodAcked = new Set<number>();
       const floodStarted = performance.now();
       const flood = publishAll(bridge, noisyClient, noisy, 300, noisyAcked);
-      await waitFor(() => bridge.ingress.limitStats!.pacedPublishes > 0, { what: 'pacing' });
+      await waitFor(async () => (await metric(bridge.pipeline.health, 'edge_mqtt_paced_publishes_total')) > 0, { what: 'pacing' });
       await publishSteadily(bridge, goodClient, good, 30, goodAcked);
       await flood;
       // A lower bound set by the bucket, not a speed: 300 PUBLISHes with a burst of 20 (plus at
@@ -188,18 +196,16 @@ describe('embedded MQTT: a client far above its publish rate', () => {
         what: 'every acknowledged batch in RabbitMQ',
       });
 
-      const stats = bridge.ingress.limitStats!;
-      expect(stats.disconnects).toEqual({ packet_too_large: 0, malformed_header: 0, rate_exceeded: 0, max_connections: 0, max_connections_per_address: 0 });
+      expect(await metricSum(bridge.pipeline.health, 'edge_mqtt_limit_disconnects_total')).toBe(0);
       // How many waited depends on timers (one that fires late brings several tokens).
-      expect(stats.pacedPublishes).toBeGreaterThan(0);
-      expect(stats.pacingEpisodes).toBe(1);
-      expect(await bridge.metric(/^edge_mqtt_paced_publishes_total (\d+)$/m)).toBe(stats.pacedPublishes);
+      expect(await bridge.metric(/^edge_mqtt_paced_publishes_total (\d+)$/m)).toBeGreaterThan(0);
+      expect(await bridge.metric(/^edge_mqtt_pacing_episodes_total (\d+)$/m)).toBe(1);
       expect(await bridge.metric(new RegExp(`^edge_device_paced_publishes_total\\{device="${noisy}"\\} (\\d+)$`, 'm'))).toBeGreaterThan(0);
       expect(await bridge.metric(new RegExp(`^edge_device_paced_publishes_total\\{device="${good}"\\} (\\d+)$`, 'm'))).toBe(0);
       // Logged once for the burst, naming the client; never for the normal client.
       const paced = bridge.log.filter((l) => l.msg.startsWith('mqtt client above its publish rate'));
       expect(paced).toEqual([expect.objectContaining({ clientId: noisy })]);
-      expect(bridge.pipeline.parts.quarantine.total()).toBe(0);
+      expect(await bridge.quarantined()).toBe(0);
     } finally {
       await bridge.stop();
     }
@@ -232,7 +238,7 @@ describe('embedded MQTT: a client far above its publish rate', () => {
         timeoutMs: 20_000,
         what: 'every acknowledged batch in RabbitMQ',
       });
-      expect(bridge.pipeline.parts.quarantine.total()).toBe(0);
+      expect(await bridge.quarantined()).toBe(0);
     } finally {
       await bridge.stop();
     }

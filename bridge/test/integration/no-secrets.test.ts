@@ -14,13 +14,14 @@ import { Writable } from 'node:stream';
 import mqtt from 'mqtt';
 import { encodeBatch } from '../../src/codec/index.ts';
 import { loadConfig } from '../../src/config/index.ts';
-import { createPipeline, type Pipeline } from '../../src/pipeline.ts';
+import { composeBridge, type Bridge } from '../../src/compose.ts';
 import { createLogger } from '../../src/observe/logger.ts';
 import { startHttp, type HttpHandle } from '../../src/observe/http.ts';
 import { addCredential } from '../../src/ingress/mqtt-auth.ts';
 import { startPrivateRabbit, type PrivateRabbit } from '../helpers/rabbit-node.ts';
 import { freePort } from '../helpers/ports.ts';
 import { uniquePrefix, waitFor } from '../helpers/unique.ts';
+import { metric } from '../helpers/metrics.ts';
 
 const BIN = resolve('bridge/bin/edge-bridge.js');
 const USER = 'edge-user';
@@ -73,7 +74,7 @@ describe('no secret in logs, metrics, health, dashboard or CLI output', () => {
   const dir = mkdtempSync(join(tmpdir(), 'edge-nosecret-'));
   const device = `${prefix}-n1`;
   let rabbit: PrivateRabbit;
-  let pipeline: Pipeline | undefined;
+  let pipeline: Bridge | undefined;
   let http: HttpHandle | undefined;
   let goodUrl = '';
   let deadPort = 0;
@@ -135,9 +136,9 @@ describe('no secret in logs, metrics, health, dashboard or CLI output', () => {
         observe: { dashboard: { intervalMs: 100 } },
       }),
     );
-    pipeline = createPipeline(loadConfig({ file, env: {} }), createLogger('trace', sink));
+    pipeline = composeBridge(loadConfig({ file, env: {} }), createLogger('trace', sink));
     await pipeline.start();
-    http = await startHttp({ host: '127.0.0.1', port: 0 }, pipeline, createLogger('trace', sink));
+    http = await startHttp({ host: '127.0.0.1', port: 0 }, pipeline.health, createLogger('trace', sink));
     const base = `http://127.0.0.1:${http.port}`;
 
     // MQTT: a wrong password, then the right one and a batch all the way to RabbitMQ.
@@ -149,7 +150,7 @@ describe('no secret in logs, metrics, health, dashboard or CLI output', () => {
     } finally {
       await client.endAsync(true);
     }
-    await waitFor(() => pipeline!.parts.forwarder.counts.confirmed === 1, { timeoutMs: 15_000, what: 'the batch confirmed' });
+    await waitFor(async () => (await metric(pipeline!.health, 'edge_amqp_publish_results_total', { result: 'confirmed' })) === 1, { timeoutMs: 15_000, what: 'the batch confirmed' });
 
     // The failure paths really ran (otherwise finding no secret would prove nothing).
     const logs = () => logText.join('');

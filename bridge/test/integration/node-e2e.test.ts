@@ -15,7 +15,7 @@ import { pino } from 'pino';
 import { decodeBatch } from '../../src/codec/index.ts';
 import type { Batch } from '../../src/types.ts';
 import { loadConfig } from '../../src/config/index.ts';
-import { createPipeline, type Pipeline } from '../../src/pipeline.ts';
+import { composeBridge, type Bridge } from '../../src/compose.ts';
 import { uniquePrefix, waitFor } from '../helpers/unique.ts';
 import { freePort } from '../helpers/ports.ts';
 import { startPrivateMosquitto, type PrivateMosquitto } from '../helpers/mosquitto.ts';
@@ -124,7 +124,7 @@ function expectSeededReadings(run: Run, device: string, seed: number, n: number)
 
 describe('POSIX edge-node -> bridge -> RabbitMQ, through a 30 s broker outage', () => {
   const nodes: EdgeNodeHandle[] = [];
-  let pipeline: Pipeline | undefined;
+  let pipeline: Bridge | undefined;
   let mosq: PrivateMosquitto | undefined;
   const runs: Run[] = [];
 
@@ -142,7 +142,7 @@ describe('POSIX edge-node -> bridge -> RabbitMQ, through a 30 s broker outage', 
     const topicPrefix = `${run.prefix}/floor1`;
     const file = config(run, { mode: 'embedded', embedded: { host: '127.0.0.1', port } }, topicPrefix);
     const start = async () => {
-      pipeline = createPipeline(loadConfig({ file, env: {} }), pino({ level: 'silent' }));
+      pipeline = composeBridge(loadConfig({ file, env: {} }), pino({ level: 'silent' }));
       await pipeline.start();
     };
     await start();
@@ -176,7 +176,7 @@ describe('POSIX edge-node -> bridge -> RabbitMQ, through a 30 s broker outage', 
     mosq = await startPrivateMosquitto();
     const topicPrefix = `${run.prefix}/floor1`;
     const file = config(run, { mode: 'external', external: { url: mosq.url, clientId: `${run.prefix}-bridge`, topics: [`${topicPrefix}/+/telemetry`] } }, topicPrefix);
-    pipeline = createPipeline(loadConfig({ file, env: {} }), pino({ level: 'silent' }));
+    pipeline = composeBridge(loadConfig({ file, env: {} }), pino({ level: 'silent' }));
     await pipeline.start();
     await consume(run);
     const d = { device: `${run.prefix}-x1`, seed: 2001 };

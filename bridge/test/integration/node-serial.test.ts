@@ -11,8 +11,8 @@ import { pino } from 'pino';
 import { decodeBatch, FrameType } from '../../src/codec/index.ts';
 import type { Batch } from '../../src/types.ts';
 import { loadConfig } from '../../src/config/index.ts';
-import { createPipeline, type Pipeline } from '../../src/pipeline.ts';
-import { SerialIngress } from '../../src/ingress/serial.ts';
+import { composeBridge, type Bridge } from '../../src/compose.ts';
+import { metricSum } from '../helpers/metrics.ts';
 import { uniquePrefix, waitFor, uniqueTopology } from '../helpers/unique.ts';
 import { startPtyPair, type PtyPair } from '../helpers/pty.ts';
 import { startByteProxy } from '../helpers/byte-proxy.ts';
@@ -30,8 +30,9 @@ afterEach(async () => {
 interface Setup {
   prefix: string;
   dir: string;
-  pipeline: Pipeline;
-  serial: SerialIngress;
+  pipeline: Bridge;
+  /** The one serial port's counters, as /metrics shows them. */
+  serialPort(): Promise<{ bytes: number; frames: number; errors: number; reopens: number }>;
   /** Per seq (one device, one boot per test), with the routing keys its messages had. */
   batches: Map<number, Batch>;
   parts: Map<number, Map<string, Batch>>;
@@ -60,7 +61,7 @@ async function setup(label: string, bridgePath: (dir: string) => Promise<string>
       observe: { dashboard: { enabled: false } },
     }),
   );
-  const pipeline = createPipeline(loadConfig({ file, env: {} }), pino({ level: 'silent' }));
+  const pipeline = composeBridge(loadConfig({ file, env: {} }), pino({ level: 'silent' }));
   await pipeline.start();
   cleanups.push(() => pipeline.stop());
   const conn = await amqp.connect(AMQP);
@@ -71,7 +72,13 @@ async function setup(label: string, bridgePath: (dir: string) => Promise<string>
     await conn.close();
   });
   const s: Setup = {
-    prefix, dir, pipeline, serial: pipeline.parts.ingresses.find((i): i is SerialIngress => i instanceof SerialIngress)!, batches: new Map(), parts: new Map(), keys: new Map(),
+    prefix, dir, pipeline, batches: new Map(), parts: new Map(), keys: new Map(),
+    serialPort: async () => ({
+      bytes: await metricSum(pipeline.health, 'edge_serial_bytes_total'),
+      frames: await metricSum(pipeline.health, 'edge_serial_frames_total'),
+      errors: await metricSum(pipeline.health, 'edge_serial_frame_errors_total'),
+      reopens: await metricSum(pipeline.health, 'edge_serial_reopens_total'),
+    }),
   };
   await ch.consume(`${prefix}.all`, (m: ConsumeMessage | null) => {
     if (!m) return;
@@ -156,8 +163,7 @@ describe('POSIX edge-node over a serial pty into the bridge and RabbitMQ', () =>
     await node.stop();
     // A clean trailing delimiter closes whatever the last fault left open.
     proxy.setFaultRate(0);
-    const port = () => s.serial.stats.ports[0]!;
-    await waitFor(() => port().bytes === proxy.bytesOut.toBridge, { what: 'the bridge to read every relayed byte' });
+    await waitFor(async () => (await s.serialPort()).bytes === proxy.bytesOut.toBridge, { what: 'the bridge to read every relayed byte' });
 
     // Nothing damaged slipped through the CRC: every batch that arrived is exactly as seeded.
     // Every batch the node saw acked is in RabbitMQ.
@@ -174,9 +180,9 @@ describe('POSIX edge-node over a serial pty into the bridge and RabbitMQ', () =>
     // Retransmission healed the losses: the first 60 seqs are all there.
     expect(contiguous(s)).toBeGreaterThanOrEqual(60);
     // Every relayed frame was decoded or counted as an error; a hit delimiter merges two frames into one error.
-    const errors = Object.values(port().errors).reduce((a, b) => a + b, 0);
+    const { errors, frames } = await s.serialPort();
     expect(errors).toBeGreaterThan(0);
-    expect(port().frames + errors + delimiterHit.size).toBeGreaterThanOrEqual(toBridge.length);
+    expect(frames + errors + delimiterHit.size).toBeGreaterThanOrEqual(toBridge.length);
     // Acks were damaged on the way back too, and the node recovered by retransmitting.
     expect(proxy.touched.some((t) => t.direction === 'toNode')).toBe(true);
   });
@@ -190,7 +196,7 @@ describe('POSIX edge-node over a serial pty into the bridge and RabbitMQ', () =>
     });
     const node = startNode(s, pty.a, `${s.prefix}-n3`, 33);
     await waitFor(() => contiguous(s) >= 10, { timeoutMs: 30_000, what: '10 batches before the unplug' });
-    const reopensBefore = s.serial.stats.ports[0]!.reopens;
+    const reopensBefore = (await s.serialPort()).reopens;
 
     await pty.stop(); // unplug: both ends vanish
     const before = contiguous(s);
@@ -203,7 +209,7 @@ describe('POSIX edge-node over a serial pty into the bridge and RabbitMQ', () =>
     await waitFor(() => contiguous(s) >= before + 15, { timeoutMs: 15_000, what: 'the batches held during the unplug' });
     expect(Math.max(...s.batches.keys())).toBeLessThanOrEqual(contiguous(s) + 2);
     await waitFor(() => Math.max(...s.batches.keys()) === contiguous(s) - 1, { what: 'no gap' });
-    expect(s.serial.stats.ports[0]!.reopens).toBeGreaterThan(reopensBefore);
+    expect((await s.serialPort()).reopens).toBeGreaterThan(reopensBefore);
     expectSeeded(s, 33);
   });
 });

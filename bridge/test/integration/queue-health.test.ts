@@ -12,11 +12,14 @@ import { Registry } from 'prom-client';
 import { declareTopology, deleteTopology, type Topology } from '../../src/egress/amqp/index.ts';
 import { QueueHealth, DEFAULT_THRESHOLDS, type QueueHealthOptions, type QueueHealthReport } from '../../src/observe/queue-health.ts';
 import { loadConfig } from '../../src/config/index.ts';
-import { createPipeline, topologyFromConfig } from '../../src/pipeline.ts';
+import { composeBridge, topologyFromConfig } from '../../src/compose.ts';
 import { startHttp } from '../../src/observe/http.ts';
 import { launchChromium } from '../helpers/chromium.ts';
 import { uniquePrefix, waitFor } from '../helpers/unique.ts';
 import { freePort } from '../helpers/ports.ts';
+import { metric } from '../helpers/metrics.ts';
+import mqtt from 'mqtt';
+import { encodeBatch } from '../../src/codec/index.ts';
 
 const AMQP = 'amqp://guest:guest@127.0.0.1:5672';
 const MGMT = 'http://127.0.0.1:15672';
@@ -220,7 +223,7 @@ describe('QueueHealth when the API is not there', () => {
     const port = await freePort();
     const config = loadConfig({
       overrides: [
-        'mqtt.mode=off',
+        'mqtt.embedded.port=0',
         `amqp.urls=${AMQP}`,
         `amqp.topology.exchange=${p}.tele`,
         `amqp.topology.alternateExchange=${p}.ae`,
@@ -233,19 +236,20 @@ describe('QueueHealth when the API is not there', () => {
         `queueHealth.url=http://127.0.0.1:${port}`,
       ],
     });
-    const pipeline = createPipeline(config, pino({ level: 'silent' }));
+    const pipeline = composeBridge(config, pino({ level: 'silent' }));
     cleanups.push(() => dropTopology(topologyFromConfig(config)));
     await pipeline.start();
     try {
-      await waitFor(() => pipeline.parts.queueHealth!.report().checkedAt !== null, { what: 'first poll' });
-      expect(pipeline.parts.queueHealth!.report().reachable).toBe(false);
-      await pipeline.parts.store.append([
-        { routingKey: 'factory.a', messageId: 'd:1:0', device: 'd', contentType: 'application/msgpack', headers: {}, body: Buffer.from([0x80]), acceptedAt: Date.now() },
-      ]);
-      await waitFor(() => pipeline.parts.forwarder.counts.confirmed === 1, { what: 'record forwarded' });
-      expect(pipeline.readiness().ready).toBe(true);
-      expect(await pipeline.metricsText()).toContain('edge_queue_health_up 0');
-      const http = await startHttp({ host: '127.0.0.1', port: 0 }, pipeline, pino({ level: 'silent' }));
+      const report = () => pipeline.health.readiness().details.queueHealth as QueueHealthReport;
+      await waitFor(() => report().checkedAt !== null, { what: 'first poll' });
+      expect(report().reachable).toBe(false);
+      const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${pipeline.mqttPort()}`, { clientId: 'qh-dev', reconnectPeriod: 0 });
+      await device.publishAsync(`${p}/qh-dev/telemetry`, encodeBatch({ v: 1, device: 'qh-dev', boot: 1, seq: 0, fw: 't', ts: Date.now(), unsynced: false, readings: [{ sensor: 'temperature', offset: 0, value: 1 }] }), { qos: 1 });
+      await device.endAsync();
+      await waitFor(async () => (await metric(pipeline.health, 'edge_amqp_publish_results_total', { result: 'confirmed' })) === 1, { what: 'record forwarded' });
+      expect(pipeline.health.readiness().ready).toBe(true);
+      expect(await pipeline.health.metricsText()).toContain('edge_queue_health_up 0');
+      const http = await startHttp({ host: '127.0.0.1', port: 0 }, pipeline.health, pino({ level: 'silent' }));
       try {
         const res = await fetch(`http://127.0.0.1:${http.port}/readyz`);
         expect(res.status).toBe(200);
@@ -267,7 +271,7 @@ describe('queue health on /readyz and the dashboard', () => {
     cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
     const config = loadConfig({
       overrides: [
-        'mqtt.mode=off',
+        'mqtt.embedded.port=0',
         `amqp.urls=${AMQP}`,
         `amqp.topology.exchange=${p}.tele`,
         `amqp.topology.alternateExchange=${p}.ae`,
@@ -281,10 +285,10 @@ describe('queue health on /readyz and the dashboard', () => {
         'observe.dashboard.intervalMs=250',
       ],
     });
-    const pipeline = createPipeline(config, pino({ level: 'silent' }));
+    const pipeline = composeBridge(config, pino({ level: 'silent' }));
     cleanups.push(() => dropTopology(topologyFromConfig(config)));
     await pipeline.start();
-    const http = await startHttp({ host: '127.0.0.1', port: 0 }, pipeline, pino({ level: 'silent' }));
+    const http = await startHttp({ host: '127.0.0.1', port: 0 }, pipeline.health, pino({ level: 'silent' }));
     const { context, profile } = await launchChromium();
     try {
       await publishN(`${p}.tele`, 'factory.x', 9);

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { decodeBatch, decodeBatchLenient, encodeBatch, encodeBatchJson, type BatchForm } from '../../src/codec/index.ts';
 import { LazyBatch, readCanonicalBatch } from '../../src/codec/batch-fast.ts';
-import { isCanonicalBatch } from '../../src/routing/canonical.ts';
+import { isCanonicalBatch } from '../../src/codec/canonical.ts';
 import type { Batch } from '../../src/types.ts';
 
 const PROPERTY_COUNT = 5;
@@ -175,7 +175,7 @@ describe('canonical fast path', () => {
     expect(form.readingCount).toBe(2);
     if (!r.ok) return;
     expect(r.value.readings).toEqual(batch.readings);
-    // Without the flag (every other caller): plain readings, as before.
+    // Without the flag (every other caller): plain readings.
     const plain = decodeBatch(payload);
     expect(plain.ok && plain.value instanceof LazyBatch).toBe(false);
   });

@@ -6,12 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { DeviceRegistry } from '../../src/observe/devices.ts';
+import { Counter, Histogram, Registry } from 'prom-client';
 import { BridgeMetrics, type GaugeSources } from '../../src/observe/metrics.ts';
+import { Counters } from '../../src/observe/counters.ts';
 import { loadConfig } from '../../src/config/index.ts';
-import { createPipeline } from '../../src/pipeline.ts';
+import { composeBridge } from '../../src/compose.ts';
 
-function metricsFor(devices: DeviceRegistry, top: number, optIn: string[] = []): BridgeMetrics {
-  const src: GaugeSources = {
+function metricsSources(devices = new DeviceRegistry(), top = 5, optIn: string[] = []): GaugeSources {
+  return {
     store: () => ({ records: 0, bytes: 0, oldestAgeMs: 0, inFlight: 0, dropped: 0, expired: 0 }),
     devicesOnline: () => devices.onlineCount(),
     devicesKnown: () => devices.size,
@@ -22,7 +24,10 @@ function metricsFor(devices: DeviceRegistry, top: number, optIn: string[] = []):
     perDevice: () => devices.topByTraffic(top, optIn),
     readiness: () => 1,
   };
-  return new BridgeMetrics(src);
+}
+
+function metricsFor(devices: DeviceRegistry, top: number, optIn: string[] = []): BridgeMetrics {
+  return new BridgeMetrics(new Registry(), new Counters(), metricsSources(devices, top, optIn));
 }
 
 /** device label values per metric name, from the exposition text. */
@@ -98,9 +103,11 @@ describe('per-device metrics are capped', () => {
       store: () => ({ records: 0, bytes: 0, oldestAgeMs: 0, inFlight: 0, dropped: 0, expired: 0 }),
       devicesOnline: () => 0, devicesKnown: () => 0, seqGaps: () => 0, nodeDrops: () => 0,
       amqpConnections: () => [], amqpBlocked: () => false, perDevice: () => [], readiness: () => 2,
-      serialPorts: () => [{ port: '/dev/ttyUSB0', open: false, reopens: 3, errors: { bad_crc: 4, cobs: 0 } }],
+      serialPorts: () => [{ port: '/dev/ttyUSB0', open: false, frames: 17, bytes: 900, reopens: 3, errors: { bad_crc: 4, cobs: 0 } }],
     };
-    const text = await new BridgeMetrics(src).registry.metrics();
+    const text = await new BridgeMetrics(new Registry(), new Counters(), src).registry.metrics();
+    expect(text).toContain('edge_serial_frames_total{port="/dev/ttyUSB0"} 17');
+    expect(text).toContain('edge_serial_bytes_total{port="/dev/ttyUSB0"} 900');
     expect(text).toContain('edge_serial_frame_errors_total{port="/dev/ttyUSB0",kind="bad_crc"} 4');
     expect(text).toContain('edge_serial_frame_errors_total{port="/dev/ttyUSB0",kind="cobs"} 0');
     expect(text).toContain('edge_serial_reopens_total{port="/dev/ttyUSB0"} 3');
@@ -112,9 +119,15 @@ describe('per-device metrics are capped', () => {
       store: () => ({ records: 0, bytes: 0, oldestAgeMs: 0, inFlight: 0, dropped: 0, expired: 0 }),
       devicesOnline: () => 0, devicesKnown: () => 0, seqGaps: () => 0, nodeDrops: () => 0,
       amqpConnections: () => [], amqpBlocked: () => false, perDevice: () => [], readiness: () => 2,
-      mqttLimits: () => ({ disconnects: { packet_too_large: 2, malformed_header: 0, rate_exceeded: 1 }, pacedPublishes: 40, pacingEpisodes: 3 }),
+      mqttLimits: () => ({ disconnects: { packet_too_large: 2, malformed_header: 0, rate_exceeded: 1, max_connections: 5, max_connections_per_address: 6 }, pacedPublishes: 40, pacingEpisodes: 3 }),
+      mqttClients: () => ({ connected: 7, publishDenied: 8, subscribeDenied: 9 }),
     };
-    const text = await new BridgeMetrics(src).registry.metrics();
+    const text = await new BridgeMetrics(new Registry(), new Counters(), src).registry.metrics();
+    expect(text).toContain('edge_mqtt_limit_disconnects_total{reason="max_connections"} 5\n');
+    expect(text).toContain('edge_mqtt_limit_disconnects_total{reason="max_connections_per_address"} 6\n');
+    expect(text).toContain('edge_mqtt_clients_connected 7\n');
+    expect(text).toContain('edge_mqtt_denied_total{what="publish"} 8\n');
+    expect(text).toContain('edge_mqtt_denied_total{what="subscribe"} 9\n');
     expect(text).toContain('edge_mqtt_limit_disconnects_total{reason="packet_too_large"} 2\n');
     expect(text).toContain('edge_mqtt_limit_disconnects_total{reason="malformed_header"} 0\n');
     expect(text).toContain('edge_mqtt_limit_disconnects_total{reason="rate_exceeded"} 1\n');
@@ -174,9 +187,9 @@ describe('Grafana dashboard deploy/grafana/edge-bridge.json', () => {
     const dir = mkdtempSync(join(tmpdir(), 'edge-grafana-'));
     try {
       const config = loadConfig({ env: {}, overrides: [`store.dir=${join(dir, 'store')}`, `quarantine.dir=${join(dir, 'q')}`] });
-      const pipeline = createPipeline(config, pino({ level: 'silent' }));
+      const bridge = composeBridge(config, pino({ level: 'silent' }));
       const exported = new Set<string>();
-      for (const m of await pipeline.parts.metrics.registry.getMetricsAsJSON()) {
+      for (const m of await bridge.health.metrics.registry.getMetricsAsJSON()) {
         exported.add(m.name);
         if (String(m.type) === 'histogram') for (const s of ['_bucket', '_sum', '_count']) exported.add(m.name + s);
         if (String(m.type) === 'summary') for (const s of ['_sum', '_count']) exported.add(m.name + s);
@@ -215,7 +228,7 @@ describe('Grafana dashboard deploy/grafana/edge-bridge.json', () => {
   });
 });
 
-describe('hot-path series', () => {
+describe('counters as /metrics shows them', () => {
   const HOT_METRICS = [
     'edge_ingress_messages_total',
     'edge_ingress_bytes_total',
@@ -225,58 +238,144 @@ describe('hot-path series', () => {
     'edge_amqp_confirm_latency_seconds',
     'edge_accept_to_confirm_seconds',
   ];
-  /** The exposition lines of the hot metrics, with each _sum as a number (summed in another order). */
-  async function exposition(m: BridgeMetrics): Promise<{ lines: string[]; sums: Map<string, number> }> {
+  /** The exposition lines of the hot metrics, sorted, with each _sum as a number (summed in another order). */
+  async function exposition(registry: Registry): Promise<{ lines: string[]; sums: Map<string, number> }> {
     const lines: string[] = [];
     const sums = new Map<string, number>();
-    for (const line of (await m.registry.metrics()).split('\n')) {
+    for (const line of (await registry.metrics()).split('\n')) {
       const name = /^(\w+)/.exec(line)?.[1];
       if (!name || !HOT_METRICS.some((h) => name.startsWith(h))) continue;
       if (name.endsWith('_sum')) sums.set(name, Number(line.split(' ').pop()));
       else lines.push(line);
     }
-    return { lines, sums };
+    return { lines: lines.sort(), sums };
   }
 
   it('give the scrape prom-client would give for the same inc() and observe() calls, across scrapes', async () => {
-    const devices = new DeviceRegistry();
-    const hot = metricsFor(devices, 5);
-    const plain = metricsFor(devices, 5);
+    const counters = new Counters();
+    const ours = new BridgeMetrics(new Registry(), counters, metricsSources());
+    // The same metrics kept by prom-client itself.
+    const registers = [new Registry()];
+    const plain = {
+      messages: new Counter({ name: 'edge_ingress_messages_total', help: 'h', labelNames: ['transport'], registers }),
+      bytes: new Counter({ name: 'edge_ingress_bytes_total', help: 'h', labelNames: ['transport'], registers }),
+      readings: new Counter({ name: 'edge_readings_accepted_total', help: 'h', registers }),
+      batches: new Counter({ name: 'edge_batches_accepted_total', help: 'h', registers }),
+      published: new Counter({ name: 'edge_amqp_publish_results_total', help: 'h', labelNames: ['result'], registers }),
+      confirm: new Histogram({ name: 'edge_amqp_confirm_latency_seconds', help: 'h', buckets: [...counters.confirmLatency.bounds], registers }),
+      endToEnd: new Histogram({ name: 'edge_accept_to_confirm_seconds', help: 'h', buckets: [...counters.acceptToConfirm.bounds], registers }),
+    };
     // Values on, between, below and above the bucket bounds, negative ones included (clock skew).
     const seconds = [0, 0.001, 0.0011, 0.003, 0.05, 0.5, 2.5, 2.6, 4000, -1, 0.0049, 30, 301];
     for (let round = 0; round < 3; round++) {
       for (let i = 0; i < 40; i++) {
         const transport = i % 3 ? 'mqtt' : 'serial';
         const v = seconds[(i + round) % seconds.length]!;
-        hot.hot.ingress[transport].messages.inc();
-        hot.hot.ingress[transport].bytes.inc(100 + i);
-        plain.ingressMessages.inc({ transport });
-        plain.ingressBytes.inc({ transport }, 100 + i);
-        hot.hot.readings.inc(16);
+        counters.ingress[transport].messages++;
+        counters.ingress[transport].bytes += 100 + i;
+        plain.messages.inc({ transport });
+        plain.bytes.inc({ transport }, 100 + i);
+        counters.readings += 16;
         plain.readings.inc(16);
-        hot.hot.batches.inc();
+        counters.batches++;
         plain.batches.inc();
-        hot.hot.confirmed.inc();
+        counters.published.confirmed++;
         plain.published.inc({ result: 'confirmed' });
-        hot.hot.confirmLatency.observe(v);
-        plain.confirmLatency.observe(v);
-        hot.hot.endToEnd.observe(v * 10);
+        counters.confirmLatency.observe(v);
+        plain.confirm.observe(v);
+        counters.acceptToConfirm.observe(v * 10);
         plain.endToEnd.observe(v * 10);
       }
-      // The prom-client API still works beside the hot series.
-      hot.published.inc({ result: 'returned' });
+      counters.published.returned++;
       plain.published.inc({ result: 'returned' });
-      const [a, b] = [await exposition(hot), await exposition(plain)];
+      const [a, b] = [await exposition(ours.registry), await exposition(registers[0]!)];
       expect(a.lines).toEqual(b.lines);
       expect(a.lines.length).toBeGreaterThan(20);
-      expect([...a.sums.keys()]).toEqual([...b.sums.keys()]);
+      expect([...a.sums.keys()].sort()).toEqual([...b.sums.keys()].sort());
       for (const [name, sum] of b.sums) expect(a.sums.get(name)).toBeCloseTo(sum, 9);
     }
   });
 
   it('observe() refuses a value that is not a finite number, as prom-client does', () => {
-    const m = metricsFor(new DeviceRegistry(), 5);
-    expect(() => m.hot.confirmLatency.observe(NaN)).toThrow(TypeError);
-    expect(() => m.confirmLatency.observe(NaN)).toThrow(TypeError);
+    expect(() => new Counters().confirmLatency.observe(NaN)).toThrow(TypeError);
+  });
+});
+
+/** The metric names and types the bridge exports: renaming one breaks every dashboard and alert built on it. */
+const METRIC_NAMES = `
+edge_ingress_messages_total counter
+edge_ingress_bytes_total counter
+edge_readings_accepted_total counter
+edge_batches_accepted_total counter
+edge_decode_failures_total counter
+edge_ingress_busy_total counter
+edge_amqp_publish_results_total counter
+edge_parked_total counter
+edge_amqp_confirm_latency_seconds histogram
+edge_accept_to_confirm_seconds histogram
+edge_amqp_reconnects_total counter
+edge_store_dropped_total counter
+edge_store_expired_total counter
+edge_routes_unreachable gauge
+edge_store_records gauge
+edge_store_bytes gauge
+edge_store_oldest_age_seconds gauge
+edge_store_in_flight gauge
+edge_devices_online gauge
+edge_devices_known gauge
+edge_seq_gaps gauge
+edge_node_reported_drops gauge
+edge_amqp_channels_open gauge
+edge_amqp_blocked gauge
+edge_ready gauge
+edge_amqp_connections gauge
+edge_serial_frame_errors_total counter
+edge_serial_reopens_total counter
+edge_serial_port_open gauge
+edge_quarantine_dropped_total counter
+edge_mqtt_limit_disconnects_total counter
+edge_mqtt_paced_publishes_total counter
+edge_mqtt_pacing_episodes_total counter
+edge_device_readings_total counter
+edge_device_batches_total counter
+edge_device_seq_gaps_total counter
+edge_device_identity_mismatches_total counter
+edge_device_paced_publishes_total counter
+edge_device_node_drops gauge
+edge_device_online gauge
+edge_device_last_seen_timestamp_seconds gauge
+edge_queue_health_up gauge
+edge_queue_health_level gauge
+edge_queue_messages gauge
+edge_queue_max_length gauge
+edge_queue_consumers gauge
+edge_queue_unacked gauge
+edge_queue_publish_rate gauge
+edge_queue_ack_rate gauge
+edge_queue_signal_level gauge
+edge_dead_letter_rate gauge
+edge_dead_letter_ratio gauge
+edge_downlink_commands_total counter
+edge_downlink_pending gauge
+edge_mqtt_clients_connected gauge
+edge_mqtt_denied_total counter
+edge_serial_frames_total counter
+edge_serial_bytes_total counter
+`.trim().split('\n');
+
+describe('metric names', () => {
+  it('are exactly the pinned list, with their types', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edge-names-'));
+    try {
+      const config = loadConfig({
+        env: {},
+        overrides: [`store.dir=${join(dir, 'store')}`, `quarantine.dir=${join(dir, 'q')}`, `serial.ports[0].path=${join(dir, 'tty')}`, 'downlink.enabled=true', `downlink.dir=${join(dir, 'dl')}`],
+      });
+      const bridge = composeBridge(config, pino({ level: 'silent' }));
+      const names = (await bridge.health.metrics.registry.getMetricsAsJSON()).map((m) => `${m.name} ${String(m.type)}`).filter((n) => n.startsWith('edge_'));
+      expect(names.sort()).toEqual([...METRIC_NAMES].sort());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

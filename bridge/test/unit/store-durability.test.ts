@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FaultyIo } from '../../src/store/faulty-io.ts';
+import { FaultyIo } from '../doubles/faulty-io.ts';
 import { SegmentLogStore } from '../../src/store/segment-log.ts';
 import { StoreIoError, type StoreOptions } from '../../src/store/store.ts';
 import { waitFor } from '../helpers/unique.ts';

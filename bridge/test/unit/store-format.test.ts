@@ -1,8 +1,7 @@
 // Record frames: encodeFrame writes the meta with MsgpackWriter and decodeFrame reads
-// the usual metas itself, since both stopped going through msgpackr for every record.
-// Frames must stay byte-identical to the Packr encoder's and decode as msgpackr decodes
-// them (copies of the old encoder and decoder are kept below, as they were), so stores
-// written before read the same.
+// the usual metas itself. Frames must be byte-identical to what msgpackr's Packr writes
+// for the whole meta, and decode as msgpackr decodes them (both reference codecs are
+// below), so every store on disk reads the same.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { crc32 } from 'node:zlib';
@@ -13,10 +12,10 @@ import type { OutboundMessage } from '../../src/types.ts';
 const numRuns = Number(process.env.FUZZ_RUNS) > 0 ? Math.max(1, Math.floor(Number(process.env.FUZZ_RUNS) / 2)) : 1000;
 const timeout = 20_000 + numRuns * 5;
 
-// The encoder as it was before MsgpackWriter (store/format.ts up to commit 55af562).
-const oldPackr = new Packr({ useRecords: false });
-function oldEncodeFrame(id: number, msg: OutboundMessage): Buffer {
-  const meta = oldPackr.pack([msg.routingKey, msg.messageId, msg.device, msg.contentType, msg.headers]);
+// Reference encoder: msgpackr's Packr for the whole meta.
+const referencePackr = new Packr({ useRecords: false });
+function referenceEncodeFrame(id: number, msg: OutboundMessage): Buffer {
+  const meta = referencePackr.pack([msg.routingKey, msg.messageId, msg.device, msg.contentType, msg.headers]);
   const frameLen = HEADER_BYTES + meta.length + msg.body.length;
   const frame = Buffer.allocUnsafe(frameLen);
   frame.writeUInt32BE(FRAME_MAGIC, 0);
@@ -31,10 +30,10 @@ function oldEncodeFrame(id: number, msg: OutboundMessage): Buffer {
   return frame;
 }
 
-// The decoder as it was (msgpackr for the whole meta).
-function oldDecodeFrame(frame: Buffer) {
+// Reference decoder: msgpackr for the whole meta.
+function referenceDecodeFrame(frame: Buffer) {
   const metaLen = frame.readUInt32BE(28);
-  const [routingKey, messageId, device, contentType, headers] = oldPackr.unpack(frame.subarray(HEADER_BYTES, HEADER_BYTES + metaLen)) as [
+  const [routingKey, messageId, device, contentType, headers] = referencePackr.unpack(frame.subarray(HEADER_BYTES, HEADER_BYTES + metaLen)) as [
     string,
     string,
     string,
@@ -63,7 +62,7 @@ function attempt<T>(run: () => T): { ok: true; value: T } | { ok: false } {
   }
 }
 
-// A frame the old encoder wrote (id 42, a split part), as it sits on disk.
+// A frame the reference encoder wrote (id 42, a split part), as it sits on disk.
 const OLD_FRAME_HEX =
   '45465231c4118c72000000cf000000000000002a4278bcfe5687b000000000ab95bf666163746f72792e666c6f6f72312e6e6f64652d372e74656c656d65747279' +
   'ad6e6f64652d373a333a34323a31a66e6f64652d37b36170706c69636174696f6e2f6d73677061636bde0006a8782d646576696365a66e6f64652d37a6782d626f' +
@@ -114,14 +113,14 @@ const message: fc.Arbitrary<OutboundMessage> = fc.record({
 const id = fc.oneof(fc.integer({ min: 1, max: 0xffff_ffff }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }));
 
 describe('record frame encoding', () => {
-  it('is byte-identical to the old Packr encoder, and decodes the same', { timeout }, () => {
+  it('is byte-identical to the Packr reference encoder, and decodes the same', { timeout }, () => {
     fc.assert(
       fc.property(id, message, (n, msg) => {
         const now = encodeFrame(n, msg);
-        const before = oldEncodeFrame(n, msg);
+        const before = referenceEncodeFrame(n, msg);
         expect(now.toString('hex')).toBe(before.toString('hex'));
         expect(checkFrame(now, 0).ok).toBe(true);
-        expect(decodeFrame(now)).toEqual(oldDecodeFrame(before));
+        expect(decodeFrame(now)).toEqual(referenceDecodeFrame(before));
       }),
       { numRuns },
     );
@@ -134,7 +133,7 @@ describe('record frame encoding', () => {
         const metaLen = frame.readUInt32BE(28);
         for (const e of edits) frame[HEADER_BYTES + (e.at % Math.max(1, metaLen))] = e.byte;
         const now = attempt(() => decodeFrame(frame));
-        const before = attempt(() => oldDecodeFrame(frame));
+        const before = attempt(() => referenceDecodeFrame(frame));
         expect(now.ok).toBe(before.ok);
         if (now.ok && before.ok) expect(now.value).toEqual(before.value);
       }),
@@ -157,15 +156,15 @@ describe('record frame encoding', () => {
       meta('95a16ba16da164a16381a95f5f70726f746f5f5f01'), // a __proto__ key
       meta('95a16ba26dc3a164a163de0000'), // non-ASCII message id
     ];
-    for (const f of frames) expect(attempt(() => decodeFrame(f))).toEqual(attempt(() => oldDecodeFrame(f)));
+    for (const f of frames) expect(attempt(() => decodeFrame(f))).toEqual(attempt(() => referenceDecodeFrame(f)));
   });
 
-  it('reads a frame the old encoder wrote, and writes the same bytes for it', () => {
+  it('reads a frame the reference encoder wrote, and writes the same bytes for it', () => {
     const old = Buffer.from(OLD_FRAME_HEX, 'hex');
     expect(checkFrame(old, 0)).toMatchObject({ ok: true, info: { id: 42, length: old.length, acceptedAt: 1700000000123 } });
     expect(decodeFrame(old)).toEqual({ ...OLD_FRAME_MSG, id: 42, size: old.length });
     expect(encodeFrame(42, OLD_FRAME_MSG).toString('hex')).toBe(OLD_FRAME_HEX);
-    expect(oldEncodeFrame(42, OLD_FRAME_MSG).toString('hex')).toBe(OLD_FRAME_HEX);
+    expect(referenceEncodeFrame(42, OLD_FRAME_MSG).toString('hex')).toBe(OLD_FRAME_HEX);
   });
 
   it('round-trips numeric and string headers, x-part included', () => {

@@ -1,5 +1,5 @@
 // The segment log's hot tail: just-committed records are forwarded from memory, within
-// its byte bound, and everything else is read back from disk as before.
+// its byte bound, and everything else is read back from disk.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

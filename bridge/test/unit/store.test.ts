@@ -2,7 +2,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryStore } from '../../src/store/memory-store.ts';
+import { MemoryStore } from '../doubles/memory-store.ts';
 import { SegmentLogStore } from '../../src/store/segment-log.ts';
 import type { StoreAndForward, StoreOptions } from '../../src/store/store.ts';
 import { storeContract } from './store-contract.ts';

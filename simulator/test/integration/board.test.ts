@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import type { BrowserContext, Page } from 'playwright-core';
 import { decodeBatch, encodeCommand } from '../../../bridge/src/codec/index.ts';
 import { loadConfig } from '../../../bridge/src/config/index.ts';
-import { createPipeline, type Pipeline } from '../../../bridge/src/pipeline.ts';
+import { composeBridge, type Bridge } from '../../../bridge/src/compose.ts';
 import { uniquePrefix, uniqueTopology, waitFor } from '../../../bridge/test/helpers/unique.ts';
 import { launchChromium } from '../../../bridge/test/helpers/chromium.ts';
 import { Board, checkSensorUpdate } from '../../board/board.ts';
@@ -24,7 +24,7 @@ describe('browser board in Chromium', () => {
   const dir = mkdtempSync(join(tmpdir(), 'edge-board-'));
   const topicPrefix = `${prefix}/bench`;
   const device = `${prefix}-node`;
-  let pipeline: Pipeline;
+  let pipeline: Bridge;
   let board: Board;
   let browser: BrowserContext;
   let profile: string;
@@ -50,7 +50,7 @@ describe('browser board in Chromium', () => {
         queueHealth: { enabled: false },
       }),
     );
-    pipeline = createPipeline(loadConfig({ file, env: {} }), pino({ level: 'silent' }));
+    pipeline = composeBridge(loadConfig({ file, env: {} }), pino({ level: 'silent' }));
     await pipeline.start();
     conn = await amqp.connect(AMQP);
     ch = await conn.createChannel();

@@ -10,7 +10,7 @@ import amqp, { type ChannelModel, type Channel, type ConsumeMessage } from 'amqp
 import { pino } from 'pino';
 import { decodeBatch } from '../../../bridge/src/codec/index.ts';
 import { loadConfig } from '../../../bridge/src/config/index.ts';
-import { createPipeline, type Pipeline } from '../../../bridge/src/pipeline.ts';
+import { composeBridge, type Bridge } from '../../../bridge/src/compose.ts';
 import { uniquePrefix, uniqueTopology, waitFor } from '../../../bridge/test/helpers/unique.ts';
 import { Fleet } from '../../fleet/fleet.ts';
 import { EDGE_NODE_BIN } from '../../nodes/edge-node.ts';
@@ -28,7 +28,7 @@ describe('fleet simulator against the bridge and RabbitMQ', () => {
   const prefix = uniquePrefix('fleet');
   const dir = mkdtempSync(join(tmpdir(), 'edge-fleet-'));
   const topicPrefix = `${prefix}/floor1`;
-  let pipeline: Pipeline;
+  let pipeline: Bridge;
   let conn: ChannelModel;
   let ch: Channel;
   const delivered: Delivered[] = [];
@@ -49,7 +49,7 @@ describe('fleet simulator against the bridge and RabbitMQ', () => {
         queueHealth: { enabled: false },
       }),
     );
-    pipeline = createPipeline(loadConfig({ file, env: {} }), pino({ level: 'silent' }));
+    pipeline = composeBridge(loadConfig({ file, env: {} }), pino({ level: 'silent' }));
     await pipeline.start();
     conn = await amqp.connect(AMQP);
     ch = await conn.createChannel();
@@ -73,7 +73,7 @@ describe('fleet simulator against the bridge and RabbitMQ', () => {
   });
 
   async function quarantined(): Promise<number> {
-    const text = await pipeline.metricsText();
+    const text = await pipeline.health.metricsText();
     let sum = 0;
     for (const m of text.matchAll(/^edge_decode_failures_total\{[^}]*\} (\d+)/gm)) sum += Number(m[1]);
     return sum;

@@ -9,7 +9,7 @@
 // While the power is off every call fails with EIO, including syncs that were
 // already running: their callers must not believe they succeeded.
 import { dirname } from 'node:path';
-import { nodeIo, type StoreIo } from './io.ts';
+import { nodeIo, type StoreIo } from '../../src/store/io.ts';
 
 interface TrackedFile {
   writtenLength: number;

@@ -2,7 +2,7 @@
 // when the process ends, so never use it where an ack is given to a sender.
 // Same ordering, bounds, counters and callbacks as the segment log (it passes the
 // same contract suite, minus reopen).
-import type { OutboundMessage, StoredRecord } from '../types.ts';
+import type { OutboundMessage, StoredRecord } from '../../src/types.ts';
 import {
   StoreClosedError,
   StoreFullError,
@@ -10,7 +10,7 @@ import {
   type StoreAndForward,
   type StoreOptions,
   type StoreStats,
-} from './store.ts';
+} from '../../src/store/store.ts';
 
 type State = 'pending' | 'in-flight';
 

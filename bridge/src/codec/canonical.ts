@@ -6,21 +6,20 @@
 // same values -> same bytes. Anything else (reordered or unknown keys, wider
 // integer forms, float64 values) returns false and the caller re-encodes.
 import type { Batch } from '../types.ts';
-
-const KEY_V = 0x76, KEY_D = 0x64, KEY_B = 0x62, KEY_S = 0x73, KEY_F = 0x66, KEY_T = 0x74, KEY_U = 0x75, KEY_R = 0x72;
+import { BATCH_KEY as K, BATCH_MAP, FLOAT32, READING_ARRAY } from './limits.ts';
 
 export function isCanonicalBatch(buf: Buffer, batch: Batch): boolean {
-  if (buf[0] !== 0x88) return false;
+  if (buf[0] !== BATCH_MAP) return false;
   let p = 1;
-  p = key(buf, p, KEY_V); p = uint(buf, p, batch.v);
-  p = key(buf, p, KEY_D); p = str(buf, p, batch.device);
-  p = key(buf, p, KEY_B); p = uint(buf, p, batch.boot);
-  p = key(buf, p, KEY_S); p = uint(buf, p, batch.seq);
-  p = key(buf, p, KEY_F); p = str(buf, p, batch.fw);
-  p = key(buf, p, KEY_T); p = uint(buf, p, batch.ts);
-  p = key(buf, p, KEY_U);
+  p = key(buf, p, K.v); p = uint(buf, p, batch.v);
+  p = key(buf, p, K.d); p = str(buf, p, batch.device);
+  p = key(buf, p, K.b); p = uint(buf, p, batch.boot);
+  p = key(buf, p, K.s); p = uint(buf, p, batch.seq);
+  p = key(buf, p, K.f); p = str(buf, p, batch.fw);
+  p = key(buf, p, K.t); p = uint(buf, p, batch.ts);
+  p = key(buf, p, K.u);
   if (p < 0 || buf[p] !== (batch.unsynced ? 0xc3 : 0xc2)) return false;
-  p = key(buf, p + 1, KEY_R);
+  p = key(buf, p + 1, K.r);
   if (p < 0) return false;
   const n = batch.readings.length;
   if (n <= 15) {
@@ -31,10 +30,10 @@ export function isCanonicalBatch(buf: Buffer, batch: Batch): boolean {
     p += 3;
   }
   for (const r of batch.readings) {
-    if (buf[p] !== 0x93) return false;
+    if (buf[p] !== READING_ARRAY) return false;
     p = str(buf, p + 1, r.sensor);
     p = uint(buf, p, r.offset);
-    if (p < 0 || buf[p] !== 0xca) return false;
+    if (p < 0 || buf[p] !== FLOAT32) return false;
     p += 5;
   }
   return p === buf.length;
