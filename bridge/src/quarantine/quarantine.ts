@@ -33,10 +33,6 @@ interface Pending {
 }
 
 export class Quarantine {
-  /** Entries kept (written or queued), by reason. */
-  readonly counts = new Map<string, number>();
-  /** Entries not kept because the queue was full. */
-  dropped = 0;
   private fh: FileHandle | undefined;
   private size = 0;
   private readonly file: string;
@@ -59,16 +55,12 @@ export class Quarantine {
   }
 
   /**
-   * Queues the entry: resolves true once it is on disk, false when the queue was full (counted in
-   * `dropped`, not kept); rejects when the write failed. `always`: queue it even past the bound
+   * Queues the entry: resolves true once it is on disk, false when the queue was full (not kept;
+   * the caller counts it); rejects when the write failed. `always`: queue it even past the bound
    * (records parked from the store, which are bounded by the store itself).
    */
   put(e: QuarantineEntry, always = false): Promise<boolean> {
-    if (!always && this.queue.length >= this.maxQueued) {
-      this.dropped++;
-      return Promise.resolve(false);
-    }
-    this.counts.set(e.reason, (this.counts.get(e.reason) ?? 0) + 1);
+    if (!always && this.queue.length >= this.maxQueued) return Promise.resolve(false);
     if (this.fh === undefined) return Promise.resolve(true);
     const line =
       JSON.stringify({
@@ -85,12 +77,6 @@ export class Quarantine {
       this.queue.push({ line, done, fail });
       this.writing ??= this.drain();
     });
-  }
-
-  total(): number {
-    let n = 0;
-    for (const v of this.counts.values()) n += v;
-    return n;
   }
 
   /** Writes what is queued, then closes the file. */
