@@ -88,7 +88,7 @@ SHIM
 # ---------------------------------------------------------------------------
 cat > "$bin/python" <<W
 #!/bin/sh
-PYTHONPATH="$here/idf-shims\${PYTHONPATH:+:\$PYTHONPATH}" exec $PY "\$@"
+PYTHONDONTWRITEBYTECODE=1 PYTHONPATH="$here/idf-shims\${PYTHONPATH:+:\$PYTHONPATH}" exec $PY "\$@"
 W
 chmod +x "$bin/python"
 
