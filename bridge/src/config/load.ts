@@ -7,6 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { bridgeConfigSchema, type BridgeConfig } from './schema.ts';
 import { redactSecrets } from '../observe/redact.ts';
+import { defOf, type Schema } from '../adapters/zod.ts';
 
 export const ENV_PREFIX = 'EDGE_BRIDGE__';
 
@@ -154,15 +155,6 @@ function setPath(raw: Raw, path: Path, value: unknown): string | null {
 
 // --- schema walking: env names are case-insensitive and may use `_` inside a key ---
 
-type Schema = z.core.$ZodType;
-interface Def {
-  type: string;
-  innerType?: Schema;
-  shape?: Record<string, Schema>;
-  element?: Schema;
-  options?: Schema[];
-}
-const defOf = (s: Schema): Def => (s as unknown as { _zod: { def: Def } })._zod.def;
 
 function unwrap(s: Schema): Schema {
   let cur = s;

@@ -7,6 +7,7 @@ import type { IngestHandler, Ingress, RawMessage } from '../types.ts';
 import { isCommandTopic, isCommandTopicOf, isSysTopic } from './mqtt-topics.ts';
 import { DeviceAccess, type PublishVerdict } from './mqtt-auth.ts';
 import { BurstLog } from '../observe/burst-log.ts';
+import { routeClientMessagesOnlyWhen, subscriptionsOf } from '../adapters/aedes.ts';
 import { coalesceWrites } from '../coalesce-writes.ts';
 import { ConnectionLimiter, type ConnectionLimits, type LimitDisconnect, type LimitStats } from './mqtt-limits.ts';
 
@@ -238,8 +239,7 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
   private findCommandSubscriber(device: string, topicPrefix: string | undefined): { client: Client; topic: string } | undefined {
     const client = this.online.get(device);
     if (!client || client.closed) return undefined;
-    const subscriptions = (client as unknown as { subscriptions: Record<string, unknown> }).subscriptions;
-    const topic = Object.keys(subscriptions).find((t) => isCommandTopicOf(t, device, topicPrefix));
+    const topic = subscriptionsOf(client).find((t) => isCommandTopicOf(t, device, topicPrefix));
     return topic === undefined ? undefined : { client, topic };
   }
 
@@ -357,19 +357,8 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
     );
   }
 
-  /**
-   * After authorizePublish passed, aedes routes every client message (offline queues, mqemitter,
-   * retained store). Only cmd topics have subscribers here, so other client messages skip that work.
-   */
+  /** Only cmd topics have subscribers here, so other client messages skip aedes's routing work. */
   private skipRoutingExceptCommands(broker: Aedes): void {
-    type PublishFn = (packet: PublishPacket, client: Client | null, done?: (err?: Error | null) => void) => void;
-    const routed = broker as unknown as { publish: PublishFn };
-    const routeToSubscribers = routed.publish.bind(broker);
-    routed.publish = (packet, client, done) => {
-      // aedes also calls publish(packet, done) for its own $SYS messages: those stay routed.
-      const fromClient = typeof client === 'object' && client !== null;
-      if (fromClient && (!isCommandTopic(packet.topic) || this.notRouted.has(packet))) return done?.(null);
-      routeToSubscribers(packet, client, done);
-    };
+    routeClientMessagesOnlyWhen(broker, (packet) => isCommandTopic(packet.topic) && !this.notRouted.has(packet));
   }
 }

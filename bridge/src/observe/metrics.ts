@@ -5,6 +5,7 @@
 import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics, type LabelValues } from 'prom-client';
 import type { DeviceView } from './devices.ts';
 import type { Counters, LatencyHistogram } from './counters.ts';
+import { addToUnlabelledHistogram } from '../adapters/prom-client.ts';
 
 export interface GaugeSources {
   store(): { records: number; bytes: number; oldestAgeMs: number; inFlight: number; dropped: number; expired: number };
@@ -44,23 +45,11 @@ export interface SerialPortCounters {
 }
 
 
-/**
- * Adds what `source` gathered since the last read to the histogram's unlabelled series. That
- * series is prom-client's internal hashMap entry (hash '' for no labels): prom-client's own
- * observe() builds a closure and a labels object per call, too much for two calls per confirm.
- * observe-metrics.test checks the exposition equals prom-client's own.
- */
+/** Adds what `source` gathered since the last read (observe-metrics.test: the same exposition as prom-client's own observe()). */
 const flushingHistogram = (source: LatencyHistogram) =>
   function (this: Histogram<string>) {
     const taken = source.take();
-    if (!taken) return;
-    type Series = { bucketValues: Record<number, number>; sum: number; count: number };
-    const series = (this as unknown as { hashMap: Record<string, Series | undefined> }).hashMap;
-    if (!series['']) this.zero({});
-    const entry = series['']!;
-    source.bounds.forEach((bound, i) => (entry.bucketValues[bound]! += taken.counts[i]!));
-    entry.sum += taken.sum;
-    entry.count += taken.count;
+    if (taken) addToUnlabelledHistogram(this, source.bounds, taken.counts, taken.sum, taken.count);
   };
 
 /** Every state a ConfirmPool connection reports, so a state that is currently empty still shows 0. */
