@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { decodeFrame, decodeTombstones, parseSegmentName, scanSegment, segmentName, type DamagedRegion } from './format.ts';
 import { nodeIo, type StoreIo } from './io.ts';
-import { QUARANTINE_FILE, QUARANTINE_REPORT } from './segment-log.ts';
+import { QUARANTINE_FILE, QUARANTINE_REPORT } from './segment-files.ts';
 
 export interface SegmentReport {
   name: string;
