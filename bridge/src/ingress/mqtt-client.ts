@@ -1,11 +1,13 @@
-import type { IClientOptions, MqttClient } from 'mqtt';
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { generate, parser as mqttParser, type IPublishPacket, type Packet } from 'mqtt-packet';
 import { pino, type Logger } from 'pino';
 import type { IngestHandler, Ingress, RawMessage } from '../types.ts';
 import { redactSecrets, redactUrl } from '../observe/redact.ts';
 import { parseDeviceTopic, prefixAllowed } from './mqtt-topics.ts';
 
 export interface ExternalMqttOptions {
-  /** e.g. `mqtt://127.0.0.1:1883` or `mqtts://...` */
+  /** `mqtt://host:port` or `mqtts://host:port` (also `tcp://`, `ssl://`). */
   url: string;
   /** Stable across restarts: the broker keeps the session (and its queue) under this id. */
   clientId: string;
@@ -22,6 +24,8 @@ export interface ExternalMqttOptions {
   sessionExpirySeconds?: number;
   /** How long `start()` waits for the first connection. Default 30000. */
   connectTimeoutMs?: number;
+  /** MQTT keepalive, seconds. Default 30. */
+  keepaliveSec?: number;
 }
 
 export interface ExternalMqttStats {
@@ -30,45 +34,74 @@ export interface ExternalMqttStats {
   /** Times the connection was dropped so the broker redelivers (busy or handler failure). */
   redeliveries: number;
   handlerErrors: number;
+  /** The most PUBLISHes the broker had outstanding to us at once: its in-flight window, as seen. */
+  maxInFlight: number;
 }
 
 const SESSION_NEVER_EXPIRES = 0xffffffff;
+/** What we tell the broker we accept unacknowledged (MQTT 5 Receive Maximum); the broker's own window may be smaller. */
+const RECEIVE_MAXIMUM = 1024;
+const PROTOCOL = { protocolVersion: 5 } as const;
+
+/** One QoS 1 PUBLISH of the current connection, in arrival order, until its PUBACK is sent. */
+interface Unacked {
+  messageId: number;
+  done: boolean;
+}
+
+/** One connection's state: a new one starts with nothing outstanding. */
+interface Session {
+  socket: Socket;
+  unacked: Unacked[];
+  /** Set when this connection must not PUBACK anything more (busy, failure, closing). */
+  abandoned: boolean;
+  pingTimer?: NodeJS.Timeout;
+  lastPacketAt: number;
+}
 
 /**
  * The bridge as a subscriber of an external broker (Mosquitto) that the devices talk to.
  *
- * Where the guarantee starts: in this mode the external broker has already PUBACKed the device,
- * so the promise starts at the bridge's session on that broker. We hold that session (MQTT 5,
- * clean start off, stable clientId, session expiry "never", QoS 1 subscriptions) and use mqtt.js
- * `customHandleAcks` so the broker gets our PUBACK only after the handler resolved 'stored' or
- * 'rejected'. Until then the broker keeps the message and redelivers it on our next connection.
+ * Where the guarantee starts: the external broker has already PUBACKed the device, so the
+ * promise starts at the bridge's session on that broker. We hold that session (MQTT 5, clean
+ * start off, stable client id, session expiry "never", QoS 1 subscriptions) and PUBACK a message
+ * only after the handler resolved 'stored' or 'rejected'. Until then the broker keeps it and
+ * redelivers it on our next connection.
  *
- * 'busy' (store full) or a failing handler: no PUBACK. We drop the TCP connection; mqtt.js
- * reconnects after `reconnectPeriodMs` and the broker redelivers every unacked message (DUP set),
- * then the ones queued meanwhile. mqtt.js handles incoming packets one at a time and the next one
- * only after the ack callback, so nothing after the busy message was handled twice.
- * Throughput is therefore one handler call at a time (rate = 1 / handler latency).
+ * Pipelined: every PUBLISH goes to the handler as it arrives, so the broker's whole in-flight
+ * window is being stored (and group-committed) at once. MQTT requires PUBACKs in the order the
+ * PUBLISHes arrived (3.1.1 section 4.6, 5.0 section 4.6), so each PUBACK waits for every earlier
+ * message's; the PUBLISHes themselves are not serialised.
  *
- * Identity: the bridge has no logins of its own here, so a message speaks for the device level
- * of its topic; the external broker's ACL must bind that level to the device's login
+ * 'busy' (store full) or a failing handler: that message and everything after it stay unacked and
+ * the connection is dropped; after `reconnectPeriodMs` the broker redelivers every unacked message
+ * (DUP set). Messages after it that were already stored are stored again: duplicates with the same
+ * message id, never a loss.
+ *
+ * Identity: the bridge has no logins of its own here, so a message speaks for the device level of
+ * its topic; the external broker's ACL must bind that level to the device's login
  * (docs/security.md). A topic that is not `<allowed prefix>/<device>/<telemetry|status>` is
  * quarantined.
  *
  * Broker settings this relies on (check them on the external broker!):
  * - Mosquitto `max_queued_messages` (default 1000) silently DROPS QoS 1 messages for a persistent
  *   subscriber that is slow or offline. Set `max_queued_messages 0` (no limit) there, and
- *   `persistence true` so queued messages survive a broker restart.
+ *   `persistence true` so queued messages survive a broker restart. `max_inflight_messages`
+ *   (default 20) is the window this subscriber pipelines; raise it (e.g. 1000) for throughput.
  * - Shared subscriptions (`$share/...`) do not reliably redeliver a message unacked by one member
  *   to another across disconnects: run one bridge per session, no shared groups.
  */
 export class ExternalMqttIngress implements Ingress {
   readonly name = 'mqtt-external';
   private readonly log: Logger;
-  private client: MqttClient | undefined;
   private handler: IngestHandler | undefined;
+  private session: Session | undefined;
   private stopping = false;
-  private inFlight: Promise<void> | undefined;
-  private readonly counters: ExternalMqttStats = { received: 0, acked: 0, redeliveries: 0, handlerErrors: 0 };
+  private started = false;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+  private firstConnect: { resolve(): void; reject(err: Error): void } | undefined;
+  private readonly counters: ExternalMqttStats = { received: 0, acked: 0, redeliveries: 0, handlerErrors: 0, maxInFlight: 0 };
 
   constructor(private readonly options: ExternalMqttOptions) {
     this.log = options.logger ?? pino({ enabled: false });
@@ -79,105 +112,188 @@ export class ExternalMqttIngress implements Ingress {
   }
 
   get connected(): boolean {
-    return this.client?.connected ?? false;
+    return this.session !== undefined && !this.session.abandoned;
   }
 
   /** Resolves once connected and subscribed; rejects if the first connection does not come up in time. */
   async start(handler: IngestHandler): Promise<void> {
-    if (this.client) throw new Error('external MQTT ingress already started');
+    if (this.started) throw new Error('external MQTT ingress already started');
+    this.started = true;
     this.handler = handler;
     this.stopping = false;
-    const { url, clientId, topics, username, password } = this.options;
-    const clientOptions: IClientOptions = {
-      clientId,
-      username,
-      password,
-      protocolVersion: 5,
-      clean: false,
-      properties: { sessionExpiryInterval: this.options.sessionExpirySeconds ?? SESSION_NEVER_EXPIRES },
-      reconnectPeriod: this.options.reconnectPeriodMs ?? 1000,
-      // Called for QoS 1/2 only; the PUBACK goes out when `ack` is called.
-      customHandleAcks: (topic, payload, _packet, ack) => this.onMessage(topic, payload, ack),
-    };
-    // mqtt.js is loaded only in external mode: it costs the embedded-mode bridge ~15 MB RSS.
-    const { connect } = await import('mqtt');
-    const client = connect(url, clientOptions);
-    this.client = client;
-    const where = redactUrl(url);
-    client.on('error', (err) => this.log.warn({ err: redactSecrets(err.message), url: where }, 'external MQTT error'));
-    client.on('offline', () => this.log.info({ url: where }, 'external MQTT offline; reconnecting'));
-    // QoS 0 messages do not pass through customHandleAcks.
-    client.on('message', (topic, payload, packet) => {
-      if (packet.qos === 0) void this.ingest(topic, payload).catch(() => undefined);
-    });
-    client.on('connect', (connack) => {
-      this.log.info({ url: where, clientId, sessionPresent: connack.sessionPresent }, 'external MQTT connected');
-    });
-
+    const timeoutMs = this.options.connectTimeoutMs ?? 30_000;
+    const first = new Promise<void>((resolve, reject) => (this.firstConnect = { resolve, reject }));
+    const timer = setTimeout(
+      () => this.firstConnect?.reject(new Error(`external MQTT broker ${redactUrl(this.options.url)} not reachable within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    this.connect();
     try {
-      await this.firstConnect(client);
-      // A resumed session still has its subscriptions; subscribing again is harmless and covers new topics.
-      if (topics.length > 0) await client.subscribeAsync(topics, { qos: 1 });
+      await first;
     } catch (err) {
-      this.client = undefined;
-      await client.endAsync(true).catch(() => undefined);
+      await this.shutdown(false);
+      this.started = false;
       throw err;
+    } finally {
+      clearTimeout(timer);
+      this.firstConnect = undefined;
     }
   }
 
-  /** Let the handler call in flight finish and its PUBACK go out, then disconnect (the session stays on the broker). */
+  /** Let the handler calls in flight finish and their PUBACKs go out, then disconnect (the session stays on the broker). */
   async stop(): Promise<void> {
-    const client = this.client;
-    if (!client) return;
+    if (!this.started) return;
     this.stopping = true;
-    while (this.inFlight) await this.inFlight;
-    await client.endAsync(false);
-    this.client = undefined;
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    await this.shutdown(true);
+    this.started = false;
   }
 
-  private firstConnect(client: MqttClient): Promise<{ sessionPresent: boolean }> {
-    const timeoutMs = this.options.connectTimeoutMs ?? 30_000;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        client.off('connect', onConnect);
-        reject(new Error(`external MQTT broker ${redactUrl(this.options.url)} not reachable within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const onConnect = (connack: { sessionPresent: boolean }) => {
-        clearTimeout(timer);
-        resolve(connack);
-      };
-      client.once('connect', onConnect);
+  private async shutdown(graceful: boolean): Promise<void> {
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    const s = this.session;
+    this.session = undefined;
+    if (!s) return;
+    s.abandoned = true;
+    clearInterval(s.pingTimer);
+    if (graceful && !s.socket.destroyed) {
+      await new Promise<void>((resolve) => {
+        s.socket.once('close', () => resolve());
+        s.socket.end(generate({ cmd: 'disconnect', reasonCode: 0 }, PROTOCOL));
+        setTimeout(() => {
+          s.socket.destroy();
+          resolve();
+        }, 2000).unref();
+      });
+    } else s.socket.destroy();
+  }
+
+  private connect(): void {
+    if (this.stopping) return;
+    const url = new URL(this.options.url);
+    const secure = url.protocol === 'mqtts:' || url.protocol === 'ssl:';
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const port = Number(url.port || (secure ? 8883 : 1883));
+    const socket = secure ? tlsConnect({ host, port, servername: host }) : netConnect({ host, port });
+    socket.setNoDelay(true);
+    const session: Session = { socket, unacked: [], abandoned: false, lastPacketAt: Date.now() };
+    this.session = session;
+    const parser = mqttParser(PROTOCOL);
+    parser.on('packet', (packet: Packet) => this.onPacket(session, packet));
+    parser.on('error', (err: Error) => this.drop(session, `protocol error: ${err.message}`));
+    socket.on('data', (chunk: Buffer) => {
+      session.lastPacketAt = Date.now();
+      parser.parse(chunk);
     });
+    socket.once(secure ? 'secureConnect' : 'connect', () => {
+      const { clientId, username, password } = this.options;
+      socket.write(
+        generate(
+          {
+            cmd: 'connect',
+            protocolId: 'MQTT',
+            protocolVersion: 5,
+            clientId,
+            clean: false,
+            keepalive: this.options.keepaliveSec ?? 30,
+            ...(username !== undefined && { username }),
+            ...(password !== undefined && { password: Buffer.from(password) }),
+            properties: { sessionExpiryInterval: this.options.sessionExpirySeconds ?? SESSION_NEVER_EXPIRES, receiveMaximum: RECEIVE_MAXIMUM },
+          },
+          PROTOCOL,
+        ),
+      );
+    });
+    socket.on('error', (err) => this.log.warn({ err: redactSecrets(err.message), url: redactUrl(this.options.url) }, 'external MQTT error'));
+    socket.on('close', () => this.onClosed(session));
   }
 
-  private onMessage(topic: string, payload: Buffer, ack: (error: Error | number, code?: number) => void): void {
+  private onPacket(s: Session, packet: Packet): void {
+    if (s !== this.session || s.abandoned) return;
+    switch (packet.cmd) {
+      case 'connack': {
+        if (packet.reasonCode !== 0 && packet.reasonCode !== undefined) {
+          const err = new Error(`external MQTT broker refused the connection (reason ${packet.reasonCode})`);
+          this.log.warn({ url: redactUrl(this.options.url), reasonCode: packet.reasonCode }, err.message);
+          this.drop(s, err.message);
+          return;
+        }
+        this.log.info({ url: redactUrl(this.options.url), clientId: this.options.clientId, sessionPresent: packet.sessionPresent }, 'external MQTT connected');
+        // A resumed session still has its subscriptions; subscribing again is harmless and covers new topics.
+        s.socket.write(generate({ cmd: 'subscribe', messageId: 1, subscriptions: this.options.topics.map((topic) => ({ topic, qos: 1 as const })) }, PROTOCOL));
+        const keepaliveMs = (this.options.keepaliveSec ?? 30) * 1000;
+        s.pingTimer = setInterval(() => {
+          if (Date.now() - s.lastPacketAt > keepaliveMs * 1.5) return this.drop(s, 'keepalive: no packet from the broker');
+          s.socket.write(generate({ cmd: 'pingreq' }, PROTOCOL));
+        }, keepaliveMs / 2);
+        s.pingTimer.unref();
+        return;
+      }
+      case 'suback':
+        this.firstConnect?.resolve();
+        return;
+      case 'publish':
+        this.onPublish(s, packet);
+        return;
+      case 'disconnect':
+        this.drop(s, `broker disconnected (reason ${packet.reasonCode ?? 0})`);
+        return;
+      default:
+        return; // pingresp, and acks of nothing we send
+    }
+  }
+
+  private onPublish(s: Session, packet: IPublishPacket): void {
+    this.counters.received++;
+    const message = this.messageOf(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload));
+    if (packet.qos === 0) {
+      void this.track(this.ingest(message).catch(() => undefined));
+      return;
+    }
+    const entry: Unacked = { messageId: packet.messageId!, done: false };
+    s.unacked.push(entry);
+    if (s.unacked.length > this.counters.maxInFlight) this.counters.maxInFlight = s.unacked.length;
     // While stopping, leave it unacked: the broker redelivers it to our next session.
     if (this.stopping) return;
-    const work = this.ingest(topic, payload).then(
-      () => {
-        this.counters.acked++;
-        ack(0);
-      },
-      (reason: unknown) => this.dropConnectionForRedelivery(String(reason instanceof Error ? reason.message : reason)),
+    void this.track(
+      this.ingest(message).then(
+        () => {
+          entry.done = true;
+          this.ackInOrder(s);
+        },
+        (reason: unknown) => this.drop(s, String(reason instanceof Error ? reason.message : reason), true),
+      ),
     );
-    const tracked = work.finally(() => {
-      if (this.inFlight === tracked) this.inFlight = undefined;
-    });
-    this.inFlight = tracked;
+  }
+
+  /** PUBACKs every finished message at the head, in arrival order. */
+  private ackInOrder(s: Session): void {
+    if (s.abandoned) return;
+    let n = 0;
+    while (n < s.unacked.length && s.unacked[n]!.done) n++;
+    if (n === 0) return;
+    const acks = s.unacked.splice(0, n);
+    const bytes = Buffer.concat(acks.map((a) => generate({ cmd: 'puback', messageId: a.messageId, reasonCode: 0 }, PROTOCOL)));
+    s.socket.write(bytes);
+    this.counters.acked += n;
+  }
+
+  private track(work: Promise<void>): Promise<void> {
+    this.inFlight.add(work);
+    return work.finally(() => this.inFlight.delete(work));
   }
 
   /** Resolves when the pipeline stored or rejected the message; rejects when it must come back later. */
-  private async ingest(topic: string, payload: Buffer): Promise<void> {
+  private async ingest(message: RawMessage): Promise<void> {
     const handler = this.handler;
     if (!handler) throw new Error('external MQTT ingress has no handler');
-    const message = this.messageOf(topic, payload);
-    this.counters.received++;
     let outcome;
     try {
       outcome = await handler(message);
     } catch (err) {
       this.counters.handlerErrors++;
-      this.log.error({ topic, err }, 'ingest handler failed; message left unacked');
+      this.log.error({ topic: message.topic, err }, 'ingest handler failed; message left unacked');
       throw err;
     }
     if (outcome.kind === 'busy') throw new Error(`pipeline busy: ${outcome.reason}`);
@@ -200,15 +316,33 @@ export class ExternalMqttIngress implements Ingress {
   }
 
   /**
-   * Without a PUBACK the broker keeps the message in flight, but it resends it only on a new
-   * connection. Dropping the socket is the network-failure path mqtt.js already handles: it
-   * reconnects after reconnectPeriod and the broker redelivers.
+   * Gives up this connection: nothing more is PUBACKed on it, and the broker redelivers every
+   * unacked message on the next one. `forRedelivery`: a message must come back (busy, failure).
    */
-  private dropConnectionForRedelivery(reason: string): void {
-    const client = this.client;
-    if (!client || this.stopping) return;
-    this.counters.redeliveries++;
-    this.log.warn({ reason, reconnectInMs: client.options.reconnectPeriod }, 'message not acked; reconnecting so the broker redelivers it');
-    client.stream.destroy();
+  private drop(s: Session, reason: string, forRedelivery = false): void {
+    if (s.abandoned) return;
+    s.abandoned = true;
+    clearInterval(s.pingTimer);
+    if (forRedelivery && !this.stopping) {
+      this.counters.redeliveries++;
+      this.log.warn({ reason, reconnectInMs: this.reconnectPeriod }, 'message not acked; reconnecting so the broker redelivers it');
+    } else {
+      this.log.info({ reason, url: redactUrl(this.options.url) }, 'external MQTT connection dropped; reconnecting');
+    }
+    s.socket.destroy();
+  }
+
+  private get reconnectPeriod(): number {
+    return this.options.reconnectPeriodMs ?? 1000;
+  }
+
+  private onClosed(s: Session): void {
+    s.abandoned = true;
+    clearInterval(s.pingTimer);
+    if (this.session !== s) return;
+    this.session = undefined;
+    if (this.stopping || !this.started) return;
+    this.log.info({ url: redactUrl(this.options.url) }, 'external MQTT offline; reconnecting');
+    this.reconnectTimer = setTimeout(() => this.connect(), this.reconnectPeriod);
   }
 }

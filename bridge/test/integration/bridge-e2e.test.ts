@@ -347,4 +347,47 @@ describe('bridge as a client of an external broker (private Mosquitto)', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('loses nothing Mosquitto acknowledged when the pipelining bridge gets SIGKILL mid-stream', async () => {
+    const prefix = uniquePrefix('extkill');
+    const dir = mkdtempSync(join(tmpdir(), 'edge-extkill-'));
+    const mosq = await startPrivateMosquitto();
+    const conn = await amqp.connect(AMQP);
+    const ch = await conn.createChannel();
+    const file = join(dir, 'config.json');
+    writeFileSync(
+      file,
+      JSON.stringify(
+        bridgeConfig(prefix, dir, {
+          mqtt: { mode: 'external', external: { url: mosq.url, clientId: `${prefix}-bridge`, topics: ['factory/+/+/telemetry'] } },
+        }),
+      ),
+    );
+    const received: Received[] = [];
+    let bridge = new BridgeProcess(file);
+    let tag = '';
+    try {
+      await bridge.start(); // declares the topology
+      tag = await drainQueue(ch, `${prefix}.factory`, received);
+      const N = 2000;
+      const acked = new Set<number>();
+      const publishing = publishBatches(mosq.port, 'dev-extkill', 1, 0, N, acked);
+      await waitFor(() => received.length >= 400, { timeoutMs: 30_000, what: 'the bridge forwarding' });
+      await bridge.stop('SIGKILL');
+      await publishing;
+      // Mosquitto acknowledged every batch to the device; it keeps what the bridge had not acknowledged.
+      expect(acked.size).toBe(N);
+      bridge = new BridgeProcess(file);
+      await bridge.start();
+      const ids = () => new Set(received.map((r) => r.id));
+      await waitFor(() => [...acked].every((s) => ids().has(`dev-extkill:1:${s}:0`) && ids().has(`dev-extkill:1:${s}:1`)), { timeoutMs: 60_000, what: 'every acknowledged batch in RabbitMQ' });
+    } finally {
+      await bridge.stop('SIGTERM');
+      await ch.cancel(tag).catch(() => undefined);
+      await deleteTopology(ch, prefix);
+      await conn.close();
+      await mosq.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

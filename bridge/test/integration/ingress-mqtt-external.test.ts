@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectAsync, type MqttClient } from 'mqtt';
+import { createServer, type AddressInfo } from 'node:net';
+import * as mqttPacket from 'mqtt-packet';
 import { ExternalMqttIngress } from '../../src/ingress/mqtt-client.ts';
 import type { IngestHandler, IngestOutcome } from '../../src/types.ts';
 import { startPrivateMosquitto, type PrivateMosquitto } from '../helpers/mosquitto.ts';
@@ -59,7 +61,7 @@ describe('ExternalMqttIngress (private Mosquitto)', () => {
     }
   });
 
-  it('on busy leaves the message unacked and the broker redelivers it', async () => {
+  it('on busy leaves the message (and every later one) unacked and the broker redelivers them: each stored at least once', async () => {
     const prefix = uniquePrefix('extbusy');
     const busyAttempts = 2;
     const attempts = new Map<string, number>();
@@ -80,11 +82,49 @@ describe('ExternalMqttIngress (private Mosquitto)', () => {
     });
     try {
       await publishAll(`${prefix}/dev/telemetry`, range(0, 10));
-      await waitFor(() => storedPayloads.length >= 10, { timeoutMs: 20_000, what: 'all stored' });
+      await waitFor(() => range(0, 10).every((p) => storedPayloads.includes(p)) && ingress.stats.acked >= 10, { timeoutMs: 20_000, what: 'all stored and acked' });
       expect(attempts.get('3')).toBe(busyAttempts + 1);
       expect(ingress.stats.redeliveries).toBe(busyAttempts);
-      // Nothing missing, in order; messages after the busy one were only handled once.
-      expect(storedPayloads).toEqual(range(0, 10));
+      // Those before the busy one were acknowledged the first time and never came back.
+      for (const p of ['0', '1', '2']) expect(attempts.get(p)).toBe(1);
+    } finally {
+      await ingress.stop();
+    }
+  });
+
+  it('pipelines: the broker\'s whole in-flight window is handled at once, and every PUBACK reaches the broker', async () => {
+    const prefix = uniquePrefix('extpipe');
+    const clientId = uniquePrefix('bridge');
+    let concurrent = 0;
+    let most = 0;
+    const order: string[] = [];
+    const ingress = new ExternalMqttIngress({ url: mosquitto.url, clientId, topics: [`${prefix}/+/telemetry`], reconnectPeriodMs: 100 });
+    await ingress.start(async (msg) => {
+      concurrent++;
+      most = Math.max(most, concurrent);
+      // Later messages finish first: PUBACK order must not follow completion order.
+      await new Promise((r) => setTimeout(r, 30 - (Number(msg.payload.toString()) % 30)));
+      concurrent--;
+      order.push(msg.payload.toString());
+      return stored;
+    });
+    try {
+      await publishAll(`${prefix}/dev/telemetry`, range(0, 200));
+      await waitFor(() => ingress.stats.acked === 200, { timeoutMs: 20_000, what: '200 acked' });
+      expect(most).toBeGreaterThan(1);
+      expect(ingress.stats.maxInFlight).toBeGreaterThan(1);
+      expect(new Set(order).size).toBe(200);
+      // Every PUBACK reached the broker: a new session on the same id gets nothing redelivered.
+      await ingress.stop();
+      const again: string[] = [];
+      const second = new ExternalMqttIngress({ url: mosquitto.url, clientId, topics: [`${prefix}/+/telemetry`], reconnectPeriodMs: 100 });
+      await second.start(async (msg) => {
+        again.push(msg.payload.toString());
+        return stored;
+      });
+      await new Promise((r) => setTimeout(r, 500));
+      await second.stop();
+      expect(again).toEqual([]);
     } finally {
       await ingress.stop();
     }
@@ -116,6 +156,38 @@ describe('ExternalMqttIngress (private Mosquitto)', () => {
       ]);
     } finally {
       await ingress.stop();
+    }
+  });
+
+  it('sends PUBACKs in the order the PUBLISHes arrived, whatever order the handler finishes in', async () => {
+    // A stub broker on mqtt-packet: it sees every PUBACK in the order the bridge wrote them.
+    const acks: number[] = [];
+    const server = createServer((socket) => {
+      const parser = mqttPacket.parser({ protocolVersion: 5 });
+      const send = (p: mqttPacket.Packet) => socket.write(mqttPacket.generate(p, { protocolVersion: 5 }));
+      parser.on('packet', (p: mqttPacket.Packet) => {
+        if (p.cmd === 'connect') send({ cmd: 'connack', sessionPresent: false, reasonCode: 0 });
+        else if (p.cmd === 'subscribe') {
+          send({ cmd: 'suback', messageId: p.messageId, granted: [1] });
+          for (let id = 1; id <= 50; id++) send({ cmd: 'publish', topic: 'site/dev/telemetry', payload: Buffer.from(String(id)), qos: 1, messageId: id, retain: false, dup: false });
+        } else if (p.cmd === 'puback') acks.push(p.messageId!);
+      });
+      socket.on('data', (c) => parser.parse(c));
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const ingress = new ExternalMqttIngress({ url: `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`, clientId: 'order', topics: ['site/+/telemetry'] });
+    await ingress.start(async (msg) => {
+      // The first messages take longest.
+      await new Promise((r) => setTimeout(r, 60 - Number(msg.payload.toString())));
+      return stored;
+    });
+    try {
+      await waitFor(() => acks.length === 50, { what: '50 PUBACKs at the stub' });
+      expect(acks).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    } finally {
+      await ingress.stop();
+      server.close();
     }
   });
 
