@@ -17,6 +17,7 @@ import { SerialIngress } from './ingress/serial.ts';
 import { DeviceAccess } from './ingress/mqtt-auth.ts';
 import { Forwarder } from './forwarder.ts';
 import { Quarantine } from './quarantine/quarantine.ts';
+import { BurstLog } from './observe/burst-log.ts';
 import { Pipeline, type Service } from './pipeline.ts';
 import { Counters } from './observe/counters.ts';
 import { DeviceRegistry } from './observe/devices.ts';
@@ -100,6 +101,22 @@ export function composeBridge(config: BridgeConfig, log: Logger, seams: { storeI
 
   const ingresses = buildIngresses(config, log, devices);
   const embedded = ingresses.find((i): i is EmbeddedMqttIngress => i instanceof EmbeddedMqttIngress);
+  const external = ingresses.find((i): i is ExternalMqttIngress => i instanceof ExternalMqttIngress);
+  // External mode: a seq gap means the external broker acknowledged batches and then lost them.
+  let lastGap: Record<string, unknown> = {};
+  const upstreamGapLog = new BurstLog(({ counts, sinceMs }) =>
+    log.warn(
+      { missing: counts.missing, sinceMs, last: lastGap },
+      'seq gaps in external-broker mode: the external broker acknowledged batches to devices and dropped them before the bridge got them; on Mosquitto set max_queued_messages 0 and persistence true',
+    ),
+  );
+  const onSeqGap = external
+    ? (device: string, missing: number) => {
+        counters.upstreamGaps += missing;
+        lastGap = { device, missing };
+        upstreamGapLog.count('missing', 0, missing);
+      }
+    : undefined;
   const router = new Router(config.routing.rules, { contentType: a.contentType });
   const qh = config.queueHealth;
   const queueHealth = qh.enabled
@@ -137,7 +154,7 @@ export function composeBridge(config: BridgeConfig, log: Logger, seams: { storeI
   if (queueHealth) services.push(queueHealth);
   if (downlink) services.push(downlink);
   const pipeline = new Pipeline(
-    { store, quarantine, router, counters, devices, onStatus: downlink ? (d, cmd, online) => downlink.onStatus(d, cmd, online) : undefined, services, ingresses },
+    { store, quarantine, router, counters, devices, onSeqGap, onStatus: downlink ? (d, cmd, online) => downlink.onStatus(d, cmd, online) : undefined, services, ingresses },
     log,
   );
 
@@ -163,6 +180,7 @@ export function composeBridge(config: BridgeConfig, log: Logger, seams: { storeI
         perDevice: () => devices.topByTraffic(config.observe.deviceMetrics.top, config.observe.deviceMetrics.devices),
         serialPorts: () => ingresses.flatMap((i) => (i instanceof SerialIngress ? i.stats.ports : [])),
         mqttLimits: () => embedded?.limitStats,
+        externalBrokerDropped: () => external?.stats.brokerDropped,
         mqttClients: () => embedded && { connected: embedded.connectedClientIds.length, publishDenied: embedded.stats.denied, subscribeDenied: embedded.stats.subscribeDenied },
       },
     },

@@ -29,6 +29,8 @@ export interface PipelineParts {
   router: Router;
   counters: Counters;
   devices: DeviceRegistry;
+  /** Told of each seq gap a stored batch reveals (batches missing before it). */
+  onSeqGap?(device: string, missing: number): void;
   /** Told of every accepted status: a matching `cmd` confirms a command (downlink). */
   onStatus?(device: string, cmd: number, online: boolean): void;
   /** Started in this order after the store, before the ingresses; stopped in reverse after them. */
@@ -95,7 +97,8 @@ export class Pipeline {
       return { kind: 'busy', reason: (err as Error).message };
     }
     this.writable = true;
-    this.parts.devices.onBatch(batch.device, batch.boot, batch.seq, readingCount);
+    const missing = this.parts.devices.onBatch(batch.device, batch.boot, batch.seq, readingCount);
+    if (missing > 0) this.parts.onSeqGap?.(batch.device, missing);
     counters.readings += readingCount;
     counters.batches++;
     return STORED;

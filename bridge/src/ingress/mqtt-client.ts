@@ -36,12 +36,16 @@ export interface ExternalMqttStats {
   handlerErrors: number;
   /** The most PUBLISHes the broker had outstanding to us at once: its in-flight window, as seen. */
   maxInFlight: number;
+  /** What the broker says it dropped, broker-wide ($SYS/broker/publish/messages/dropped; Mosquitto 2 publishes it). */
+  brokerDropped?: number;
 }
 
 const SESSION_NEVER_EXPIRES = 0xffffffff;
 /** What we tell the broker we accept unacknowledged (MQTT 5 Receive Maximum); the broker's own window may be smaller. */
 const RECEIVE_MAXIMUM = 1024;
 const PROTOCOL = { protocolVersion: 5 } as const;
+/** Mosquitto's count of messages it dropped at its queue or in-flight limits. */
+export const BROKER_DROPPED_TOPIC = '$SYS/broker/publish/messages/dropped';
 
 /** One QoS 1 PUBLISH of the current connection, in arrival order, until its PUBACK is sent. */
 interface Unacked {
@@ -222,6 +226,8 @@ export class ExternalMqttIngress implements Ingress {
         this.log.info({ url: redactUrl(this.options.url), clientId: this.options.clientId, sessionPresent: packet.sessionPresent }, 'external MQTT connected');
         // A resumed session still has its subscriptions; subscribing again is harmless and covers new topics.
         s.socket.write(generate({ cmd: 'subscribe', messageId: 1, subscriptions: this.options.topics.map((topic) => ({ topic, qos: 1 as const })) }, PROTOCOL));
+        // Best effort: a broker without it, or an ACL that refuses it, just answers SUBACK 0x80.
+        s.socket.write(generate({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: BROKER_DROPPED_TOPIC, qos: 0 }] }, PROTOCOL));
         const keepaliveMs = (this.options.keepaliveSec ?? 30) * 1000;
         s.pingTimer = setInterval(() => {
           if (Date.now() - s.lastPacketAt > keepaliveMs * 1.5) return this.drop(s, 'keepalive: no packet from the broker');
@@ -231,7 +237,7 @@ export class ExternalMqttIngress implements Ingress {
         return;
       }
       case 'suback':
-        this.firstConnect?.resolve();
+        if (packet.messageId === 1) this.firstConnect?.resolve();
         return;
       case 'publish':
         this.onPublish(s, packet);
@@ -245,6 +251,7 @@ export class ExternalMqttIngress implements Ingress {
   }
 
   private onPublish(s: Session, packet: IPublishPacket): void {
+    if (packet.topic === BROKER_DROPPED_TOPIC) return this.onBrokerDropped(packet.payload.toString());
     this.counters.received++;
     const message = this.messageOf(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload));
     if (packet.qos === 0) {
@@ -265,6 +272,16 @@ export class ExternalMqttIngress implements Ingress {
         (reason: unknown) => this.drop(s, String(reason instanceof Error ? reason.message : reason), true),
       ),
     );
+  }
+
+  private onBrokerDropped(text: string): void {
+    const n = Number(text);
+    if (!Number.isFinite(n)) return;
+    const before = this.counters.brokerDropped;
+    this.counters.brokerDropped = n;
+    if (before !== undefined && n > before) {
+      this.log.warn({ dropped: n - before, total: n }, 'the external broker dropped messages at its queue or in-flight limits; on Mosquitto set max_queued_messages 0');
+    }
   }
 
   /** PUBACKs every finished message at the head, in arrival order. */

@@ -111,6 +111,7 @@ export class BridgeHealth implements HealthSource {
       retried: c.published.nacked + c.published.failed,
       quarantined: c.quarantined,
       gaps: devices.gapsTotal,
+      upstreamGaps: c.upstreamGaps,
       drops: devices.dropsTotal(),
       devicesOnline: devices.onlineCount(),
       devicesKnown: devices.size,

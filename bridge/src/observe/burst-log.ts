@@ -21,10 +21,10 @@ export class BurstLog {
     private readonly everyMs = 1000,
   ) {}
 
-  count(kind: string, bytesDropped = 0): void {
+  count(kind: string, bytesDropped = 0, by = 1): void {
     const now = Date.now();
     if (Object.keys(this.counts).length === 0) this.firstAt = now;
-    this.counts[kind] = (this.counts[kind] ?? 0) + 1;
+    this.counts[kind] = (this.counts[kind] ?? 0) + by;
     this.bytesDropped += bytesDropped;
     if (this.timer) return;
     const waitMs = this.lastReportAt + this.everyMs - now;

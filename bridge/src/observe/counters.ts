@@ -85,6 +85,8 @@ export class Counters {
   /** Records taken out of the store without delivery and kept in the quarantine, by reason. */
   readonly parked = new CountsByReason();
   amqpReconnects = 0;
+  /** External-broker mode: batches missing by seq, which the external broker acknowledged to the device and then dropped (or the node did: see its reported drops). */
+  upstreamGaps = 0;
   /** Seconds from publish to the broker's confirm, and from accepting a batch to its confirm. */
   readonly confirmLatency = new LatencyHistogram([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]);
   readonly acceptToConfirm = new LatencyHistogram([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300, 3600]);

@@ -28,13 +28,16 @@ export class DeviceRegistry {
 
   constructor(private readonly maxDevices = 100_000) {}
 
-  onBatch(device: string, boot: number, seq: number, readings: number, now = Date.now()): void {
+  /** Returns how many batches are missing before this one (a seq gap), 0 if none. */
+  onBatch(device: string, boot: number, seq: number, readings: number, now = Date.now()): number {
     const d = this.get(device, now);
-    if (!d) return;
+    if (!d) return 0;
+    let missing = 0;
     if (d.batches > 0 && boot === d.boot) {
       if (seq > d.lastSeq + 1) {
-        d.gaps += seq - d.lastSeq - 1;
-        this.gapsTotal += seq - d.lastSeq - 1;
+        missing = seq - d.lastSeq - 1;
+        d.gaps += missing;
+        this.gapsTotal += missing;
       } else if (seq <= d.lastSeq) {
         d.duplicates++;
         this.duplicatesTotal++;
@@ -48,6 +51,7 @@ export class DeviceRegistry {
     d.readings += readings;
     d.lastSeen = now;
     d.online = true;
+    return missing;
   }
 
   onStatus(

@@ -23,6 +23,8 @@ export interface GaugeSources {
   serialPorts?(): SerialPortCounters[];
   /** The embedded MQTT broker's per-connection limits (ingress/mqtt-limits.ts LimitStats). */
   mqttLimits?(): MqttLimitCounters | undefined;
+  /** External-broker mode: what the broker reports it dropped, if it publishes that. */
+  externalBrokerDropped?(): number | undefined;
   /** The embedded MQTT broker: clients connected now, ACL denials so far. */
   mqttClients?(): { connected: number; publishDenied: number; subscribeDenied: number } | undefined;
 }
@@ -95,6 +97,15 @@ export class BridgeMetrics {
     total('edge_amqp_reconnects_total', 'AMQP reconnects', () => counters.amqpReconnects);
     total('edge_store_dropped_total', 'Records dropped by the overflow policy (never delivered)', () => counters.parked.get('dropped_overflow'));
     total('edge_store_expired_total', 'Records expired by TTL (dead-lettered, never delivered)', () => counters.parked.get('expired_ttl'));
+    total('edge_upstream_seq_gaps_total', 'External-broker mode: batches missing by seq, acknowledged by the external broker to the device and never delivered to the bridge (Mosquitto max_queued_messages drops them)', () => counters.upstreamGaps);
+    new Gauge({
+      name: 'edge_external_broker_dropped',
+      help: 'External-broker mode: messages the external broker says it dropped ($SYS/broker/publish/messages/dropped, Mosquitto; broker-wide)',
+      registers,
+      collect() {
+        this.set(src.externalBrokerDropped?.() ?? 0);
+      },
+    });
     total('edge_quarantine_dropped_total', 'Rejected messages acknowledged but not kept, because the quarantine write queue was full (a flood of bad input)', () => counters.quarantineDropped);
     this.unreachableRoutes = new Gauge({ name: 'edge_routes_unreachable', help: 'Routing rules whose keys reach no queue', registers });
     const gauge = (name: string, help: string, read: () => number) =>

@@ -27,7 +27,7 @@ export interface PrivateMosquitto {
  * its config, so its directory (persistence, log) is handed to that user;
  * otherwise every save failed with EACCES and nothing survived a restart.
  */
-export async function startPrivateMosquitto(): Promise<PrivateMosquitto> {
+export async function startPrivateMosquitto(settings: { maxQueuedMessages?: number; sysIntervalSec?: number } = {}): Promise<PrivateMosquitto> {
   const dir = mkdtempSync(join(tmpdir(), 'edge-mosq-'));
   const port = await freePort();
   const dropTo = privilegeDropTarget();
@@ -39,7 +39,8 @@ export async function startPrivateMosquitto(): Promise<PrivateMosquitto> {
       'allow_anonymous true',
       'persistence true',
       `persistence_location ${dir}/`,
-      'max_queued_messages 0',
+      `max_queued_messages ${settings.maxQueuedMessages ?? 0}`,
+      ...(settings.sysIntervalSec !== undefined ? [`sys_interval ${settings.sysIntervalSec}`] : []),
       'max_inflight_messages 0',
       'autosave_interval 1',
       ...(dropTo === 'root' ? ['user root'] : []),

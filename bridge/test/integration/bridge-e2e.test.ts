@@ -390,4 +390,40 @@ describe('bridge as a client of an external broker (private Mosquitto)', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('reports what the external broker dropped: seq gaps as upstream drops, and its own $SYS counter', async () => {
+    const prefix = uniquePrefix('extdrop');
+    const dir = mkdtempSync(join(tmpdir(), 'edge-extdrop-'));
+    // Mosquitto's default-like queue limit, small: a persistent subscriber that is away loses the excess.
+    const mosq = await startPrivateMosquitto({ maxQueuedMessages: 10, sysIntervalSec: 1 });
+    const conn = await amqp.connect(AMQP);
+    const ch = await conn.createChannel();
+    const file = join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify(bridgeConfig(prefix, dir, { mqtt: { mode: 'external', external: { url: mosq.url, clientId: `${prefix}-bridge`, topics: ['factory/+/+/telemetry'] } } })));
+    let bridge = composeBridge(loadConfig({ file, env: {} }), pino({ level: 'silent' }));
+    try {
+      await bridge.start();
+      const acked = new Set<number>();
+      await publishBatches(mosq.port, 'dev-drop', 1, 0, 1, acked);
+      await waitFor(async () => (await metric(bridge.health, 'edge_batches_accepted_total')) === 1, { what: 'the first batch' });
+      await bridge.stop(); // the session stays on the broker, which queues at most 10 for it
+      await publishBatches(mosq.port, 'dev-drop', 1, 1, 40, acked);
+      expect(acked.size).toBe(40); // every batch acknowledged to the device
+      bridge = composeBridge(loadConfig({ file, env: {} }), pino({ level: 'silent' }));
+      await bridge.start();
+      await publishBatches(mosq.port, 'dev-drop', 1, 40, 41, acked);
+      await waitFor(async () => (await metric(bridge.health, 'edge_upstream_seq_gaps_total')) > 0, { timeoutMs: 15_000, what: 'the gap reported' });
+      const gaps = await metric(bridge.health, 'edge_upstream_seq_gaps_total');
+      const accepted = await metric(bridge.health, 'edge_batches_accepted_total');
+      // What arrived plus what is missing is everything the device sent after the first batch.
+      expect(accepted + gaps).toBe(40);
+      await waitFor(async () => (await metric(bridge.health, 'edge_external_broker_dropped')) > 0, { timeoutMs: 15_000, what: "Mosquitto's $SYS dropped count" });
+    } finally {
+      await bridge.stop();
+      await deleteTopology(ch, prefix);
+      await conn.close();
+      await mosq.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -333,6 +333,8 @@ edge_serial_frame_errors_total counter
 edge_serial_reopens_total counter
 edge_serial_port_open gauge
 edge_quarantine_dropped_total counter
+edge_upstream_seq_gaps_total counter
+edge_external_broker_dropped gauge
 edge_mqtt_limit_disconnects_total counter
 edge_mqtt_paced_publishes_total counter
 edge_mqtt_pacing_episodes_total counter

@@ -21,6 +21,7 @@ export default {
     add('backlog-age', 'oldest record');
     add('gaps', 'seq gaps');
     add('drops', 'node-reported drops');
+    add('upstream-gaps', 'dropped by the external broker');
     add('quarantined', 'quarantined');
     body.append(grid);
   },
@@ -36,6 +37,7 @@ export default {
     tiles['backlog-age'].set(st.records > 0 ? duration(st.oldestAgeMs) : '–', st.oldestAgeMs > 60_000 ? 'warn' : '');
     tiles.gaps.set(num(t.gaps), t.gaps > 0 ? 'warn' : '');
     tiles.drops.set(num(t.drops), t.drops > 0 ? 'warn' : '');
+    tiles['upstream-gaps'].set(num(t.upstreamGaps), t.upstreamGaps > 0 ? 'warn' : '');
     tiles.quarantined.set(num(t.quarantined), t.quarantined > 0 ? 'warn' : '');
   },
 };
