@@ -13,8 +13,8 @@ import { pino } from 'pino';
 import { decodeBatch } from '../../bridge/src/codec/index.ts';
 import { loadConfig } from '../../bridge/src/config/index.ts';
 import { composeBridge, type Bridge } from '../../bridge/src/compose.ts';
-import { freePort } from '../../bridge/test/helpers/ports.ts';
-import { uniquePrefix, waitFor } from '../../bridge/test/helpers/unique.ts';
+import { freePort } from '../../shared/testkit/ports.ts';
+import { uniquePrefix, waitFor } from '../../shared/testkit/unique.ts';
 import { spawnEdgeNode, type EdgeNodeHandle } from '../../simulator/nodes/edge-node.ts';
 
 const AMQP = 'amqp://guest:guest@127.0.0.1:5672';

@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPrivateRabbit, type PrivateRabbit } from '../helpers/rabbit-node.ts';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
-import { freePort } from '../helpers/ports.ts';
-import { uniquePrefix, waitFor } from '../helpers/unique.ts';
+import { startPrivateRabbit, type PrivateRabbit } from '../../../shared/testkit/rabbit-node.ts';
+import { startTcpProxy, type TcpProxy } from '../../../shared/testkit/tcp-proxy.ts';
+import { freePort } from '../../../shared/testkit/ports.ts';
+import { uniquePrefix, waitFor } from '../../../shared/testkit/unique.ts';
 import { BridgeProcess, Fleet, PROFILE, QueueCounter, SerialNodes, bridgeConfig, fleetId, recordResult, scrapeMetrics, seeded, sleep } from './harness.ts';
 
 const run = promisify(execFile);

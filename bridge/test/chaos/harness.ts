@@ -12,8 +12,8 @@ import amqp from 'amqplib';
 import mqtt from 'mqtt';
 import { encodeBatch } from '../../src/codec/index.ts';
 import { spawnEdgeNode, type EdgeNodeHandle } from '../../../simulator/nodes/edge-node.ts';
-import { startPtyPair, type PtyPair } from '../helpers/pty.ts';
-import { waitFor } from '../helpers/unique.ts';
+import { startPtyPair, type PtyPair } from '../../../shared/testkit/pty.ts';
+import { waitFor } from '../../../shared/testkit/unique.ts';
 
 export const FULL = process.env.CHAOS_PROFILE === 'full';
 

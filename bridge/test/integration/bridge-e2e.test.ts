@@ -14,8 +14,8 @@ import { encodeBatch, decodeBatch } from '../../src/codec/index.ts';
 import { loadConfig, type BridgeConfig } from '../../src/config/index.ts';
 import { composeBridge, type Bridge } from '../../src/compose.ts';
 import { FaultyIo } from '../doubles/faulty-io.ts';
-import { uniquePrefix, waitFor } from '../helpers/unique.ts';
-import { startPrivateMosquitto } from '../helpers/mosquitto.ts';
+import { uniquePrefix, waitFor } from '../../../shared/testkit/unique.ts';
+import { startPrivateMosquitto } from '../../../shared/testkit/mosquitto.ts';
 import { metric } from '../helpers/metrics.ts';
 
 const AMQP = 'amqp://guest:guest@127.0.0.1:5672';

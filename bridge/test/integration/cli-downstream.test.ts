@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
 import { encodeBatch } from '../../src/codec/index.ts';
 import type { Batch } from '../../src/types.ts';
-import { uniquePrefix, waitFor } from '../helpers/unique.ts';
+import { uniquePrefix, waitFor } from '../../../shared/testkit/unique.ts';
 
 const AMQP = 'amqp://guest:guest@127.0.0.1:5672';
 const BIN = new URL('../../bin/edge-bridge.js', import.meta.url).pathname;

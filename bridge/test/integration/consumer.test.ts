@@ -7,8 +7,8 @@ import { encodeBatch } from '../../src/codec/index.ts';
 import { declareTopology, deleteTopology, type Topology } from '../../src/egress/amqp/index.ts';
 import { TelemetryConsumer, DedupWindow, RETRY_COUNT_HEADER, DEAD_LETTER_REASON_HEADER } from '../../src/consumer/index.ts';
 import type { Batch } from '../../src/types.ts';
-import { uniquePrefix, waitFor } from '../helpers/unique.ts';
-import { startTcpProxy } from '../helpers/tcp-proxy.ts';
+import { uniquePrefix, waitFor } from '../../../shared/testkit/unique.ts';
+import { startTcpProxy } from '../../../shared/testkit/tcp-proxy.ts';
 
 const AMQP = 'amqp://guest:guest@127.0.0.1:5672';
 

@@ -14,10 +14,10 @@ import { encodeBatch, encodeStatus } from '../../src/codec/index.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { composeBridge, type Bridge } from '../../src/compose.ts';
 import { startHttp, type HttpHandle } from '../../src/observe/http.ts';
-import { uniquePrefix, waitFor, uniqueTopology } from '../helpers/unique.ts';
-import { launchChromium } from '../helpers/chromium.ts';
-import { freePort } from '../helpers/ports.ts';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
+import { uniquePrefix, waitFor, uniqueTopology } from '../../../shared/testkit/unique.ts';
+import { launchChromium } from '../../../shared/testkit/chromium.ts';
+import { freePort } from '../../../shared/testkit/ports.ts';
+import { startTcpProxy, type TcpProxy } from '../../../shared/testkit/tcp-proxy.ts';
 
 const AMQP = 'amqp://guest:guest@127.0.0.1:5672';
 const ARTIFACTS = join(process.cwd(), '.vitest-artifacts');

@@ -15,9 +15,9 @@ import { decode } from 'msgpackr';
 import { AckCode, encodeBatch, encodeFrame, encodeStatus, FrameDecoder, FrameType, type Frame } from '../../src/codec/index.ts';
 import { addCredential } from '../../src/ingress/mqtt-auth.ts';
 import { BridgeProcess } from '../chaos/harness.ts';
-import { freePort } from '../helpers/ports.ts';
-import { startPtyPair, type PtyPair } from '../helpers/pty.ts';
-import { uniquePrefix, waitFor } from '../helpers/unique.ts';
+import { freePort } from '../../../shared/testkit/ports.ts';
+import { startPtyPair, type PtyPair } from '../../../shared/testkit/pty.ts';
+import { uniquePrefix, waitFor } from '../../../shared/testkit/unique.ts';
 
 const AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
 const PREFIX = 'factory/floor1';

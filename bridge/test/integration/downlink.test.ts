@@ -15,8 +15,8 @@ import type { Batch } from '../../src/types.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { composeBridge, type Bridge } from '../../src/compose.ts';
 import { publishCommand } from '../../src/downlink/publish.ts';
-import { uniquePrefix, waitFor, uniqueTopology } from '../helpers/unique.ts';
-import { startPtyPair, type PtyPair } from '../helpers/pty.ts';
+import { uniquePrefix, waitFor, uniqueTopology } from '../../../shared/testkit/unique.ts';
+import { startPtyPair, type PtyPair } from '../../../shared/testkit/pty.ts';
 import { spawnEdgeNode, type EdgeNodeHandle } from '../../../simulator/nodes/edge-node.ts';
 import { metric } from '../helpers/metrics.ts';
 

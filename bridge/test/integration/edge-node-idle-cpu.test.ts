@@ -13,9 +13,9 @@ import mqttPacket from 'mqtt-packet';
 import { SerialPort } from 'serialport';
 import { decodeBatch, FrameDecoder, FrameType, type Frame } from '../../src/codec/index.ts';
 import { spawnEdgeNode, type EdgeNodeHandle, type EdgeNodeOptions } from '../../../simulator/nodes/edge-node.ts';
-import { freePort } from '../helpers/ports.ts';
-import { startPtyPair, type PtyPair } from '../helpers/pty.ts';
-import { uniquePrefix, waitFor } from '../helpers/unique.ts';
+import { freePort } from '../../../shared/testkit/ports.ts';
+import { startPtyPair, type PtyPair } from '../../../shared/testkit/pty.ts';
+import { uniquePrefix, waitFor } from '../../../shared/testkit/unique.ts';
 
 const MEASURE_MS = 20_000;
 const MAX_CORE_SHARE = 0.02;

@@ -20,9 +20,9 @@ import {
 } from '../../src/codec/index.ts';
 import type { Batch } from '../../src/types.ts';
 import { spawnEdgeNode, type EdgeNodeHandle, type EdgeNodeOptions } from '../../../simulator/nodes/edge-node.ts';
-import { startPrivateMosquitto, type PrivateMosquitto } from '../helpers/mosquitto.ts';
-import { startPtyPair } from '../helpers/pty.ts';
-import { uniquePrefix, waitFor } from '../helpers/unique.ts';
+import { startPrivateMosquitto, type PrivateMosquitto } from '../../../shared/testkit/mosquitto.ts';
+import { startPtyPair } from '../../../shared/testkit/pty.ts';
+import { uniquePrefix, waitFor } from '../../../shared/testkit/unique.ts';
 
 const SENSORS = ['temperature', 'humidity', 'pot'];
 

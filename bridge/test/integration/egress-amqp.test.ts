@@ -3,9 +3,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type Channel, type ChannelModel, type ConsumeMessage, type GetMessage } from 'amqplib';
 import { ConfirmPool, deleteTopology, LinkLostError, type ConfirmPoolOptions, type PublishResult, type Topology } from '../../src/egress/amqp/index.ts';
 import type { OutboundMessage } from '../../src/types.ts';
-import { uniquePrefix, waitFor } from '../helpers/unique.ts';
-import { freePort } from '../helpers/ports.ts';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
+import { uniquePrefix, waitFor } from '../../../shared/testkit/unique.ts';
+import { freePort } from '../../../shared/testkit/ports.ts';
+import { startTcpProxy, type TcpProxy } from '../../../shared/testkit/tcp-proxy.ts';
 
 const BROKER = 'amqp://guest:guest@127.0.0.1:5672';
 

@@ -16,8 +16,8 @@ import { loadConfig } from '../../src/config/index.ts';
 import { composeBridge, type Bridge } from '../../src/compose.ts';
 import { createLogger } from '../../src/observe/logger.ts';
 import { makeTestPki, type TestPki } from '../helpers/certs.ts';
-import { startPrivateRabbit, type PrivateRabbit } from '../helpers/rabbit-node.ts';
-import { uniquePrefix, waitFor, uniqueTopology } from '../helpers/unique.ts';
+import { startPrivateRabbit, type PrivateRabbit } from '../../../shared/testkit/rabbit-node.ts';
+import { uniquePrefix, waitFor, uniqueTopology } from '../../../shared/testkit/unique.ts';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 afterEach(async () => {

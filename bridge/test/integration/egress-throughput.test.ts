@@ -4,7 +4,7 @@ import { afterAll, expect, it } from 'vitest';
 import { connect } from 'amqplib';
 import { ConfirmPool, deleteTopology, type Topology } from '../../src/egress/amqp/index.ts';
 import type { OutboundMessage } from '../../src/types.ts';
-import { uniquePrefix, waitFor } from '../helpers/unique.ts';
+import { uniquePrefix, waitFor } from '../../../shared/testkit/unique.ts';
 
 const BROKER = 'amqp://guest:guest@127.0.0.1:5672';
 const p = uniquePrefix('egress-tput');

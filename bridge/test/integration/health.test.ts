@@ -17,9 +17,9 @@ import { loadConfig } from '../../src/config/index.ts';
 import { composeBridge, type Bridge } from '../../src/compose.ts';
 import { startHttp, type HttpHandle } from '../../src/observe/http.ts';
 import { FaultyIo } from '../doubles/faulty-io.ts';
-import { uniquePrefix, waitFor, uniqueTopology } from '../helpers/unique.ts';
-import { freePort } from '../helpers/ports.ts';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
+import { uniquePrefix, waitFor, uniqueTopology } from '../../../shared/testkit/unique.ts';
+import { freePort } from '../../../shared/testkit/ports.ts';
+import { startTcpProxy, type TcpProxy } from '../../../shared/testkit/tcp-proxy.ts';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 afterEach(async () => {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { EmbeddedMqttIngress, type EmbeddedMqttOptions } from '../../src/ingress/mqtt-broker.ts';
 import { addCredential, DeviceAccess } from '../../src/ingress/mqtt-auth.ts';
 import type { IngestHandler, IngestOutcome, RawMessage } from '../../src/types.ts';
-import { uniquePrefix, waitFor } from '../helpers/unique.ts';
+import { uniquePrefix, waitFor } from '../../../shared/testkit/unique.ts';
 
 const stored: IngestOutcome = { kind: 'stored' };
 

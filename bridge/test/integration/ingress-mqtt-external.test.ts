@@ -4,8 +4,8 @@ import { createServer, type AddressInfo } from 'node:net';
 import * as mqttPacket from 'mqtt-packet';
 import { ExternalMqttIngress } from '../../src/ingress/mqtt-client.ts';
 import type { IngestHandler, IngestOutcome } from '../../src/types.ts';
-import { startPrivateMosquitto, type PrivateMosquitto } from '../helpers/mosquitto.ts';
-import { uniquePrefix, waitFor } from '../helpers/unique.ts';
+import { startPrivateMosquitto, type PrivateMosquitto } from '../../../shared/testkit/mosquitto.ts';
+import { uniquePrefix, waitFor } from '../../../shared/testkit/unique.ts';
 
 const stored: IngestOutcome = { kind: 'stored' };
 

@@ -24,8 +24,8 @@ import {
 import { SerialIngress } from '../../src/ingress/serial.ts';
 import type { IngestOutcome, RawMessage } from '../../src/types.ts';
 import { startByteProxy } from '../helpers/byte-proxy.ts';
-import { startPtyPair, type PtyPair } from '../helpers/pty.ts';
-import { uniquePrefix, waitFor } from '../helpers/unique.ts';
+import { startPtyPair, type PtyPair } from '../../../shared/testkit/pty.ts';
+import { uniquePrefix, waitFor } from '../../../shared/testkit/unique.ts';
 
 const DEVICE = 'node-1';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, connectAsync, type MqttClient } from 'mqtt';
-import { portOpen, startPrivateMosquitto, type PrivateMosquitto } from '../helpers/mosquitto.ts';
-import { uniquePrefix } from '../helpers/unique.ts';
+import { portOpen, startPrivateMosquitto, type PrivateMosquitto } from '../../../shared/testkit/mosquitto.ts';
+import { uniquePrefix } from '../../../shared/testkit/unique.ts';
 
 function nextMessage(client: MqttClient, timeoutMs = 10_000): Promise<{ topic: string; payload: string }> {
   return new Promise((resolve, reject) => {

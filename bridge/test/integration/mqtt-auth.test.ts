@@ -13,7 +13,7 @@ import { loadConfig } from '../../src/config/index.ts';
 import { composeBridge, type Bridge } from '../../src/compose.ts';
 import { EmbeddedMqttIngress } from '../../src/ingress/mqtt-broker.ts';
 import { addCredential } from '../../src/ingress/mqtt-auth.ts';
-import { uniquePrefix, waitFor, uniqueTopology } from '../helpers/unique.ts';
+import { uniquePrefix, waitFor, uniqueTopology } from '../../../shared/testkit/unique.ts';
 import { metric } from '../helpers/metrics.ts';
 
 const AMQP = 'amqp://guest:guest@127.0.0.1:5672';

@@ -18,9 +18,9 @@ import { composeBridge, type Bridge } from '../../src/compose.ts';
 import { createLogger } from '../../src/observe/logger.ts';
 import { startHttp, type HttpHandle } from '../../src/observe/http.ts';
 import { addCredential } from '../../src/ingress/mqtt-auth.ts';
-import { startPrivateRabbit, type PrivateRabbit } from '../helpers/rabbit-node.ts';
-import { freePort } from '../helpers/ports.ts';
-import { uniquePrefix, waitFor } from '../helpers/unique.ts';
+import { startPrivateRabbit, type PrivateRabbit } from '../../../shared/testkit/rabbit-node.ts';
+import { freePort } from '../../../shared/testkit/ports.ts';
+import { uniquePrefix, waitFor } from '../../../shared/testkit/unique.ts';
 import { metric } from '../helpers/metrics.ts';
 
 const BIN = resolve('bridge/bin/edge-bridge.js');

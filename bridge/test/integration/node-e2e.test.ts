@@ -16,9 +16,9 @@ import { decodeBatch } from '../../src/codec/index.ts';
 import type { Batch } from '../../src/types.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { composeBridge, type Bridge } from '../../src/compose.ts';
-import { uniquePrefix, waitFor } from '../helpers/unique.ts';
-import { freePort } from '../helpers/ports.ts';
-import { startPrivateMosquitto, type PrivateMosquitto } from '../helpers/mosquitto.ts';
+import { uniquePrefix, waitFor } from '../../../shared/testkit/unique.ts';
+import { freePort } from '../../../shared/testkit/ports.ts';
+import { startPrivateMosquitto, type PrivateMosquitto } from '../../../shared/testkit/mosquitto.ts';
 import { syntheticReadings, closeTo } from '../helpers/synthetic-sensors.ts';
 import { spawnEdgeNode, type EdgeNodeHandle } from '../../../simulator/nodes/edge-node.ts';
 

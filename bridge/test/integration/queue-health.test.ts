@@ -14,9 +14,9 @@ import { QueueHealth, DEFAULT_THRESHOLDS, type QueueHealthOptions, type QueueHea
 import { loadConfig } from '../../src/config/index.ts';
 import { composeBridge, topologyFromConfig } from '../../src/compose.ts';
 import { startHttp } from '../../src/observe/http.ts';
-import { launchChromium } from '../helpers/chromium.ts';
-import { uniquePrefix, waitFor } from '../helpers/unique.ts';
-import { freePort } from '../helpers/ports.ts';
+import { launchChromium } from '../../../shared/testkit/chromium.ts';
+import { uniquePrefix, waitFor } from '../../../shared/testkit/unique.ts';
+import { freePort } from '../../../shared/testkit/ports.ts';
 import { metric } from '../helpers/metrics.ts';
 import mqtt from 'mqtt';
 import { encodeBatch } from '../../src/codec/index.ts';

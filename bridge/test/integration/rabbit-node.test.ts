@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type ChannelModel } from 'amqplib';
 import { connectAsync } from 'mqtt';
-import { rabbitmqctlAt, startPrivateRabbit, type PrivateRabbit } from '../helpers/rabbit-node.ts';
-import { uniquePrefix, waitFor } from '../helpers/unique.ts';
+import { rabbitmqctlAt, startPrivateRabbit, type PrivateRabbit } from '../../../shared/testkit/rabbit-node.ts';
+import { uniquePrefix, waitFor } from '../../../shared/testkit/unique.ts';
 
 // A private node takes ~6 s to boot on an idle 2-core box and much more under load.
 const BOOT = 180_000;

@@ -17,7 +17,7 @@ import { createLogger } from '../../src/observe/logger.ts';
 import { EmbeddedMqttIngress } from '../../src/ingress/mqtt-broker.ts';
 import { addCredential } from '../../src/ingress/mqtt-auth.ts';
 import { makeTestPki, type TestPki } from '../helpers/certs.ts';
-import { uniquePrefix, waitFor, uniqueTopology } from '../helpers/unique.ts';
+import { uniquePrefix, waitFor, uniqueTopology } from '../../../shared/testkit/unique.ts';
 import { metric } from '../helpers/metrics.ts';
 
 const AMQP = 'amqp://guest:guest@127.0.0.1:5672';

@@ -15,7 +15,7 @@ import {
   type ConnectionLimits,
   type LimitDisconnect,
 } from '../../src/ingress/mqtt-limits.ts';
-import { waitFor } from '../helpers/unique.ts';
+import { waitFor } from '../../../shared/testkit/unique.ts';
 
 const quiet = pino({ enabled: false });
 const OFF: ConnectionLimits = { maxPacketBytes: 1024, publishesPerSecond: 0, publishBurst: 1, disconnectAfterPacedMs: 0, maxConnections: 0, maxConnectionsPerAddress: 0 };

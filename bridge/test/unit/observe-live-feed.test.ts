@@ -5,7 +5,7 @@ import { LiveFeed } from '../../src/observe/live-feed.ts';
 import { DeviceRegistry } from '../../src/observe/devices.ts';
 import { DeviceTable } from '../../src/observe/device-table.ts';
 import { startHttp, type HealthSource } from '../../src/observe/http.ts';
-import { waitFor } from '../helpers/unique.ts';
+import { waitFor } from '../../../shared/testkit/unique.ts';
 
 /** Reads SSE `snapshot` events from a fetch body until `n` arrived. */
 async function readSnapshots(body: ReadableStream<Uint8Array>, n: number): Promise<Array<Record<string, unknown>>> {

@@ -3,7 +3,7 @@
 import { describe, expect, it, afterEach } from 'vitest';
 import type { OutboundMessage, StoredRecord } from '../../src/types.ts';
 import { StoreClosedError, StoreFullError, type StoreAndForward, type StoreOptions } from '../../src/store/store.ts';
-import { waitFor } from '../helpers/unique.ts';
+import { waitFor } from '../../../shared/testkit/unique.ts';
 
 export interface StoreHarness {
   store: StoreAndForward;

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { FaultyIo } from '../doubles/faulty-io.ts';
 import { SegmentLogStore } from '../../src/store/segment-log.ts';
 import { StoreIoError, type StoreOptions } from '../../src/store/store.ts';
-import { waitFor } from '../helpers/unique.ts';
+import { waitFor } from '../../../shared/testkit/unique.ts';
 import { message } from './store-contract.ts';
 
 function options(io: FaultyIo | undefined, more: Partial<StoreOptions> = {}): StoreOptions {

@@ -12,8 +12,8 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { decodeBatch, encodeCommand } from '../../../bridge/src/codec/index.ts';
 import { loadConfig } from '../../../bridge/src/config/index.ts';
 import { composeBridge, type Bridge } from '../../../bridge/src/compose.ts';
-import { uniquePrefix, uniqueTopology, waitFor } from '../../../bridge/test/helpers/unique.ts';
-import { launchChromium } from '../../../bridge/test/helpers/chromium.ts';
+import { uniquePrefix, uniqueTopology, waitFor } from '../../../shared/testkit/unique.ts';
+import { launchChromium } from '../../../shared/testkit/chromium.ts';
 import { Board, checkSensorUpdate } from '../../board/board.ts';
 
 const AMQP = 'amqp://guest:guest@127.0.0.1:5672';

@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { decodeBatch } from '../../../bridge/src/codec/index.ts';
 import { loadConfig } from '../../../bridge/src/config/index.ts';
 import { composeBridge, type Bridge } from '../../../bridge/src/compose.ts';
-import { uniquePrefix, uniqueTopology, waitFor } from '../../../bridge/test/helpers/unique.ts';
+import { uniquePrefix, uniqueTopology, waitFor } from '../../../shared/testkit/unique.ts';
 import { Fleet } from '../../fleet/fleet.ts';
 import { EDGE_NODE_BIN } from '../../nodes/edge-node.ts';
 
