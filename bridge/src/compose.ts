@@ -136,8 +136,7 @@ export function composeBridge(config: BridgeConfig, log: Logger, seams: { storeI
   const dl = config.downlink;
   const downlink = dl.enabled
     ? new Downlink({
-        urls: a.urls,
-        socketOptions: amqpTls,
+        amqp: { urls: a.urls, tls: amqpTls, heartbeatSec: a.heartbeatSec, reconnect: a.reconnect },
         exchange: dl.exchange,
         queue: dl.queue,
         prefetch: dl.prefetch,
