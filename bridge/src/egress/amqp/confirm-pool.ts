@@ -15,7 +15,7 @@ import type { ChannelModel, ConfirmChannel, Message } from 'amqplib';
 import type { OutboundMessage } from '../../types.ts';
 import type { Topology } from '../../amqp/topology.ts';
 import { AmqpSession, type AmqpTls, type ReconnectPolicy, type SessionState } from '../../amqp/session.ts';
-import { LinkLostError, PoolClosedError, UnpublishableError } from '../../amqp/errors.ts';
+import { LinkLostError, PoolClosedError, UnpublishableError, maxMessageSizeRefusal } from '../../amqp/errors.ts';
 import { returnReason } from '../../adapters/amqplib.ts';
 
 export type PublishResult =
@@ -417,14 +417,18 @@ export class ConfirmPool extends EventEmitter {
     }
   }
 
-  /** The channel closed with confirms outstanding: their fate is unknown, so the caller retries. */
+  /** The channel closed with confirms outstanding: their fate is unknown, so the caller retries, except those the close names as too big. */
   private failChannel(pc: PoolChannel, cause: Error | undefined): void {
+    const maxSize = maxMessageSizeRefusal(cause);
     for (const p of pc.inFlight.values()) {
       this.forget();
+      const size = p.job.msg.body.length;
       if (p.returned) {
         // The broker already said it cannot route this: that answer stands without the ack.
         this.counters.returned++;
         p.job.resolve({ kind: 'returned', ...p.returned });
+      } else if (maxSize !== undefined && size > maxSize) {
+        p.job.resolve(this.fail(new UnpublishableError(`${size} bytes is over the broker's max_message_size ${maxSize}`, { cause })));
       } else {
         p.job.resolve(this.fail(new LinkLostError(undefined, { cause })));
       }
