@@ -5,7 +5,7 @@
 // Stages take their modules as an argument, so a throwaway script can run an older
 // copy of bridge/src beside this one in the same process and compare.
 import type { OutboundMessage, RawMessage, StoredRecord } from '../bridge/src/types.ts';
-import type { PublishResult } from '../bridge/src/forwarder.ts';
+import type { PublishOutcome } from '../bridge/src/types.ts';
 import type { StoreIo } from '../bridge/src/store/io.ts';
 import { batchPayload } from './load/payload.ts';
 
@@ -95,18 +95,18 @@ class ListStore {
 
 /** A broker that confirms everything published in one turn of the event loop, as one batch of acks does. */
 function instantBroker() {
-  const confirmed: PublishResult = { kind: 'confirmed' };
-  let waiting: ((res: PublishResult) => void)[] = [];
+  const confirmed: PublishOutcome = { kind: 'confirmed' };
+  let waiting: ((res: PublishOutcome) => void)[] = [];
   const flush = () => {
     const now = waiting;
     waiting = [];
     for (const done of now) done(confirmed);
   };
   const broker = {
-    publishWith(_msg: OutboundMessage, done: (res: PublishResult) => void): void {
+    publishWith(_msg: OutboundMessage, done: (res: PublishOutcome) => void): void {
       if (waiting.push(done) === 1) setImmediate(flush);
     },
-    publish(msg: OutboundMessage): Promise<PublishResult> {
+    publish(msg: OutboundMessage): Promise<PublishOutcome> {
       return new Promise((resolve) => broker.publishWith(msg, resolve));
     },
   };
@@ -139,14 +139,14 @@ export function makeStages(m: HotPathModules): Record<string, Stage> {
       outbound = routed(msgs);
       sink += outbound.length;
     },
-    encodeFrame(msgs) {
+    encodeRecord(msgs) {
       outbound ??= routed(msgs);
-      frames = outbound.map((o, i) => m.format.encodeFrame(i + 1, o));
+      frames = outbound.map((o, i) => m.format.encodeRecord(i + 1, o));
     },
-    decodeFrame(msgs) {
+    decodeRecord(msgs) {
       outbound ??= routed(msgs);
-      frames ??= outbound.map((o, i) => m.format.encodeFrame(i + 1, o));
-      for (const f of frames) sink += m.format.decodeFrame(f).body.length;
+      frames ??= outbound.map((o, i) => m.format.encodeRecord(i + 1, o));
+      for (const f of frames) sink += m.format.decodeRecord(f).body.length;
     },
     async 'store append..confirm'(msgs) {
       outbound ??= routed(msgs);

@@ -9,19 +9,13 @@
 // - A parked record never pauses the others: only retries back off.
 // - At most `maxInFlight` records are out of the store at once, so a broker
 //   outage holds a bounded window in memory and the rest waits on disk.
-import type { OutboundMessage, StoredRecord } from './types.ts';
+import type { OutboundMessage, PublishOutcome, StoredRecord } from './types.ts';
 import { actionFor } from './amqp/errors.ts';
 
-export type PublishResult =
-  | { kind: 'confirmed' }
-  | { kind: 'returned'; replyCode: number; replyText: string }
-  | { kind: 'nacked' }
-  | { kind: 'failed'; error: Error };
-
 export interface Publisher {
-  publish(msg: OutboundMessage): Promise<PublishResult>;
+  publish(msg: OutboundMessage): Promise<PublishOutcome>;
   /** Same as publish, answered through a callback: no promise per message (ConfirmPool has it). */
-  publishWith?(msg: OutboundMessage, done: (res: PublishResult) => void): void;
+  publishWith?(msg: OutboundMessage, done: (res: PublishOutcome) => void): void;
 }
 
 export interface DrainableStore {
@@ -126,7 +120,7 @@ export class Forwarder {
     );
   }
 
-  private settle(rec: StoredRecord, res: PublishResult, publishMs: number): void {
+  private settle(rec: StoredRecord, res: PublishOutcome, publishMs: number): void {
     switch (actionFor(res)) {
       case 'done':
         this.consecutiveFailures = 0;
@@ -149,7 +143,7 @@ export class Forwarder {
     if (this.inFlight === 0) this.idle?.();
   }
 
-  private park(rec: StoredRecord, res: PublishResult): void {
+  private park(rec: StoredRecord, res: PublishOutcome): void {
     const reason: ParkReason = res.kind === 'returned' ? 'unroutable_returned' : 'unpublishable';
     const why = res.kind === 'returned' ? `returned ${res.replyCode} ${res.replyText}` : res.kind === 'failed' ? res.error.message : res.kind;
     this.counts.parked++;

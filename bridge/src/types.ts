@@ -107,3 +107,10 @@ export interface Ingress {
   /** Downlink: deliver a command payload to a device if it is connected here. Resolves true when handed over. */
   sendCommand?(device: string, topicPrefix: string | undefined, payload: Buffer, cmdId: number): Promise<boolean>;
 }
+
+/** The broker's answer to one publish, as the egress reports it to the forwarder. */
+export type PublishOutcome =
+  | { kind: 'confirmed' }
+  | { kind: 'returned'; replyCode: number; replyText: string }
+  | { kind: 'nacked' }
+  | { kind: 'failed'; error: Error };

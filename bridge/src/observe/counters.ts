@@ -1,7 +1,7 @@
 // Every total the bridge counts, each in one place. The stages bump plain numbers
 // (a hot path pays an addition, no label lookup); /metrics, the dashboard and the
 // status line all read these same fields.
-import type { RawMessage } from '../types.ts';
+import type { PublishOutcome, RawMessage } from '../types.ts';
 
 type Transport = RawMessage['transport'];
 
@@ -28,8 +28,8 @@ export class CountsByReason {
   }
 }
 
-export const PUBLISH_RESULTS = ['confirmed', 'nacked', 'returned', 'failed'] as const;
-export type PublishResult = (typeof PUBLISH_RESULTS)[number];
+export type PublishOutcomeKind = PublishOutcome['kind'];
+export const PUBLISH_RESULTS: readonly PublishOutcomeKind[] = ['confirmed', 'nacked', 'returned', 'failed'];
 
 /**
  * Observations into fixed buckets, in plain numbers: observe() costs a loop over a dozen bounds.
@@ -81,7 +81,7 @@ export class Counters {
   /** Messages not acknowledged because the store was full, failing or closing, by transport. */
   readonly busy: Record<Transport, number> = { mqtt: 0, serial: 0 };
   /** Publish outcomes of the forwarder. */
-  readonly published: Record<PublishResult, number> = { confirmed: 0, nacked: 0, returned: 0, failed: 0 };
+  readonly published: Record<PublishOutcomeKind, number> = { confirmed: 0, nacked: 0, returned: 0, failed: 0 };
   /** Records taken out of the store without delivery and kept in the quarantine, by reason. */
   readonly parked = new CountsByReason();
   amqpReconnects = 0;

@@ -33,9 +33,9 @@ const writer = new MsgpackWriter();
  * non-ASCII string or a header that is neither string nor number goes through
  * Packr (msgpackr's UTF-8 differs from Buffer's on lone surrogates).
  */
-export function encodeFrame(id: number, msg: OutboundMessage): Buffer {
+export function encodeRecord(id: number, msg: OutboundMessage): Buffer {
   const w = writer.reset();
-  if (!writeMeta(w, msg)) return encodeFrameWithPackr(id, msg);
+  if (!writeMeta(w, msg)) return encodeRecordWithPackr(id, msg);
   const metaLen = w.length;
   const frame = Buffer.allocUnsafe(HEADER_BYTES + metaLen + msg.body.length);
   w.copyTo(frame, HEADER_BYTES);
@@ -66,7 +66,7 @@ function writeMeta(w: MsgpackWriter, msg: OutboundMessage): boolean {
 }
 
 /** The encoder before MsgpackWriter took over; still the fallback for unusual metas. */
-export function encodeFrameWithPackr(id: number, msg: OutboundMessage): Buffer {
+export function encodeRecordWithPackr(id: number, msg: OutboundMessage): Buffer {
   const meta = packr.pack([msg.routingKey, msg.messageId, msg.device, msg.contentType, msg.headers]);
   const frameLen = HEADER_BYTES + meta.length + msg.body.length;
   const frame = Buffer.allocUnsafe(frameLen);
@@ -115,7 +115,7 @@ export function checkFrame(buf: Buffer, offset: number, base = 0): FrameCheck {
 type Meta = [string, string, string, OutboundMessage['contentType'], Record<string, string | number>];
 
 /** Decodes a frame already known to be valid (checkFrame ok). */
-export function decodeFrame(frame: Buffer): StoredRecord {
+export function decodeRecord(frame: Buffer): StoredRecord {
   const metaLen = frame.readUInt32BE(28);
   const [routingKey, messageId, device, contentType, headers] =
     readMeta(frame, HEADER_BYTES, HEADER_BYTES + metaLen) ?? (packr.unpack(frame.subarray(HEADER_BYTES, HEADER_BYTES + metaLen)) as Meta);
@@ -132,7 +132,7 @@ export function decodeFrame(frame: Buffer): StoredRecord {
   };
 }
 
-// The drain path's meta reader: what encodeFrame writes for all-ASCII metas, read
+// The drain path's meta reader: what encodeRecord writes for all-ASCII metas, read
 // straight from the frame. Anything else (non-ASCII, other forms) returns undefined
 // and msgpackr reads it, so it never has to decide an odd case. The record's strings
 // repeat from frame to frame except the message id, so they are interned.

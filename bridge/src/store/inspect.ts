@@ -2,7 +2,7 @@
 // They never modify anything (no quarantine, no rewrite), so they are safe to run
 // next to a live bridge; what they read of the active segment may be mid-write.
 import { join } from 'node:path';
-import { decodeFrame, decodeTombstones, parseSegmentName, scanSegment, segmentName, type DamagedRegion } from './format.ts';
+import { decodeRecord, decodeTombstones, parseSegmentName, scanSegment, segmentName, type DamagedRegion } from './format.ts';
 import { nodeIo, type StoreIo } from './io.ts';
 import { QUARANTINE_FILE, QUARANTINE_REPORT } from './segment-files.ts';
 
@@ -84,7 +84,7 @@ async function walk(dir: string, io: StoreIo, withDevices: boolean): Promise<Ins
       report.pendingBytes += f.length;
       oldest = Math.min(oldest, f.acceptedAt);
       if (withDevices) {
-        const device = decodeFrame(image.subarray(f.offset, f.offset + f.length)).device;
+        const device = decodeRecord(image.subarray(f.offset, f.offset + f.length)).device;
         devices.set(device, (devices.get(device) ?? 0) + 1);
       }
     });

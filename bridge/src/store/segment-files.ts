@@ -13,7 +13,7 @@
 //   without its segment is harmless and removed at open.
 import { join } from 'node:path';
 import type { StoredRecord } from '../types.ts';
-import { checkFrame, decodeFrame, encodeTombstones, segmentName, SEGMENT_SUFFIX, TOMBSTONE_SUFFIX, type FrameInfo } from './format.ts';
+import { checkFrame, decodeRecord, encodeTombstones, segmentName, SEGMENT_SUFFIX, TOMBSTONE_SUFFIX, type FrameInfo } from './format.ts';
 import type { StoreIo } from './io.ts';
 import type { CorruptRegion } from './store.ts';
 
@@ -223,7 +223,7 @@ export class SegmentFiles {
           const rel = it.offset - start;
           const check = checkFrame(buf, rel);
           if (check.ok && check.info.id === it.id && check.info.length === it.length) {
-            out.set(it.id, decodeFrame(buf.subarray(rel, rel + it.length)));
+            out.set(it.id, decodeRecord(buf.subarray(rel, rel + it.length)));
           } else {
             await onBad(seg, it, buf.subarray(rel, Math.min(buf.length, rel + it.length)));
           }

@@ -9,7 +9,7 @@
 // 3. After a failed write the file is cut back to where the group began; after a failed
 //    sync (the page cache can no longer be trusted) the next group starts a new segment.
 import type { OutboundMessage, StoredRecord } from '../types.ts';
-import { encodeFrame } from './format.ts';
+import { encodeRecord } from './format.ts';
 import type { Ledger } from './ledger.ts';
 import type { Segment, SegmentFiles } from './segment-files.ts';
 import { StoreIoError } from './store.ts';
@@ -56,7 +56,7 @@ export class Writer {
     const frames = new Array<Buffer>(count);
     let bytes = 0;
     for (let i = 0; i < count; i++) {
-      const frame = encodeFrame(this.nextId + i, msgs[i]!);
+      const frame = encodeRecord(this.nextId + i, msgs[i]!);
       frames[i] = frame;
       bytes += frame.length;
     }

@@ -1,7 +1,7 @@
 // ConfirmPool against the shared RabbitMQ. Every name is run-unique and deleted afterwards.
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type Channel, type ChannelModel, type ConsumeMessage, type GetMessage } from 'amqplib';
-import { ConfirmPool, deleteTopology, LinkLostError, type ConfirmPoolOptions, type PublishResult, type Topology } from '../../src/egress/amqp/index.ts';
+import { ConfirmPool, deleteTopology, LinkLostError, type ConfirmPoolOptions, type PublishOutcome, type Topology } from '../../src/egress/amqp/index.ts';
 import type { OutboundMessage } from '../../src/types.ts';
 import { uniquePrefix, waitFor } from '../../../shared/testkit/unique.ts';
 import { freePort } from '../../../shared/testkit/ports.ts';
@@ -229,8 +229,8 @@ describe('ConfirmPool', () => {
     proxy.setTarget(5672);
     const settled = await within(Promise.all(all), 30_000);
     expect(settled, 'publish promises still pending').not.toBe('timeout');
-    const results = settled as PublishResult[];
-    const failed = results.filter((r): r is Extract<PublishResult, { kind: 'failed' }> => r.kind === 'failed');
+    const results = settled as PublishOutcome[];
+    const failed = results.filter((r): r is Extract<PublishOutcome, { kind: 'failed' }> => r.kind === 'failed');
     expect(failed.length).toBe(failedAtReset);
     for (const f of failed) expect(f.error).toBeInstanceOf(LinkLostError);
     expect(results.filter((r) => r.kind === 'confirmed').length).toBe(N - failed.length);
@@ -323,7 +323,7 @@ describe('ConfirmPool', () => {
     proxy.setTarget(5672);
     const results = await within(Promise.all(all), 15_000);
     expect(results).not.toBe('timeout');
-    expect((results as PublishResult[]).every((r) => r.kind === 'confirmed')).toBe(true);
+    expect((results as PublishOutcome[]).every((r) => r.kind === 'confirmed')).toBe(true);
     const { ch } = await admin();
     expect((await ch.checkQueue(`${p}.q`)).messageCount).toBe(20);
   });
@@ -356,7 +356,7 @@ describe('ConfirmPool', () => {
     proxy.injectToClient(amqpMethodFrame(10, 61, Buffer.alloc(0)));
     const results = await within(Promise.all(all), 10_000);
     expect(results).not.toBe('timeout');
-    expect((results as PublishResult[]).every((r) => r.kind === 'confirmed')).toBe(true);
+    expect((results as PublishOutcome[]).every((r) => r.kind === 'confirmed')).toBe(true);
     expect(pool.blocked).toBe(false);
     expect(pool.state().connections[0]!.state).toBe('open');
     expect(events).toEqual(['blocked:low on memory (test)', 'unblocked']);
@@ -373,7 +373,7 @@ describe('ConfirmPool', () => {
     await pool.close(5_000);
     const results = await within(Promise.all(inflight), 1_000);
     expect(results).not.toBe('timeout');
-    expect((results as PublishResult[]).every((r) => r.kind === 'confirmed')).toBe(true);
+    expect((results as PublishOutcome[]).every((r) => r.kind === 'confirmed')).toBe(true);
     const after = await pool.publish(message(p, 999));
     expect(after.kind).toBe('failed');
     expect(pool.state().connections[0]!.state).toBe('closed');

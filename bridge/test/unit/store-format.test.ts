@@ -1,4 +1,4 @@
-// Record frames: encodeFrame writes the meta with MsgpackWriter and decodeFrame reads
+// Record frames: encodeRecord writes the meta with MsgpackWriter and decodeRecord reads
 // the usual metas itself. Frames must be byte-identical to what msgpackr's Packr writes
 // for the whole meta, and decode as msgpackr decodes them (both reference codecs are
 // below), so every store on disk reads the same.
@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { crc32 } from 'node:zlib';
 import { Packr } from 'msgpackr';
-import { checkFrame, decodeFrame, encodeFrame, FRAME_MAGIC, HEADER_BYTES } from '../../src/store/format.ts';
+import { checkFrame, decodeRecord, encodeRecord, FRAME_MAGIC, HEADER_BYTES } from '../../src/store/format.ts';
 import type { OutboundMessage } from '../../src/types.ts';
 
 const numRuns = Number(process.env.FUZZ_RUNS) > 0 ? Math.max(1, Math.floor(Number(process.env.FUZZ_RUNS) / 2)) : 1000;
@@ -116,11 +116,11 @@ describe('record frame encoding', () => {
   it('is byte-identical to the Packr reference encoder, and decodes the same', { timeout }, () => {
     fc.assert(
       fc.property(id, message, (n, msg) => {
-        const now = encodeFrame(n, msg);
+        const now = encodeRecord(n, msg);
         const before = referenceEncodeFrame(n, msg);
         expect(now.toString('hex')).toBe(before.toString('hex'));
         expect(checkFrame(now, 0).ok).toBe(true);
-        expect(decodeFrame(now)).toEqual(referenceDecodeFrame(before));
+        expect(decodeRecord(now)).toEqual(referenceDecodeFrame(before));
       }),
       { numRuns },
     );
@@ -129,10 +129,10 @@ describe('record frame encoding', () => {
   it('decodes garbled metas as msgpackr does (same record, or both throw)', { timeout }, () => {
     fc.assert(
       fc.property(message, fc.array(fc.record({ at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }), { minLength: 1, maxLength: 3 }), (msg, edits) => {
-        const frame = encodeFrame(1, msg);
+        const frame = encodeRecord(1, msg);
         const metaLen = frame.readUInt32BE(28);
         for (const e of edits) frame[HEADER_BYTES + (e.at % Math.max(1, metaLen))] = e.byte;
-        const now = attempt(() => decodeFrame(frame));
+        const now = attempt(() => decodeRecord(frame));
         const before = attempt(() => referenceDecodeFrame(frame));
         expect(now.ok).toBe(before.ok);
         if (now.ok && before.ok) expect(now.value).toEqual(before.value);
@@ -156,14 +156,14 @@ describe('record frame encoding', () => {
       meta('95a16ba16da164a16381a95f5f70726f746f5f5f01'), // a __proto__ key
       meta('95a16ba26dc3a164a163de0000'), // non-ASCII message id
     ];
-    for (const f of frames) expect(attempt(() => decodeFrame(f))).toEqual(attempt(() => referenceDecodeFrame(f)));
+    for (const f of frames) expect(attempt(() => decodeRecord(f))).toEqual(attempt(() => referenceDecodeFrame(f)));
   });
 
   it('reads a frame the reference encoder wrote, and writes the same bytes for it', () => {
     const old = Buffer.from(OLD_FRAME_HEX, 'hex');
     expect(checkFrame(old, 0)).toMatchObject({ ok: true, info: { id: 42, length: old.length, acceptedAt: 1700000000123 } });
-    expect(decodeFrame(old)).toEqual({ ...OLD_FRAME_MSG, id: 42, size: old.length });
-    expect(encodeFrame(42, OLD_FRAME_MSG).toString('hex')).toBe(OLD_FRAME_HEX);
+    expect(decodeRecord(old)).toEqual({ ...OLD_FRAME_MSG, id: 42, size: old.length });
+    expect(encodeRecord(42, OLD_FRAME_MSG).toString('hex')).toBe(OLD_FRAME_HEX);
     expect(referenceEncodeFrame(42, OLD_FRAME_MSG).toString('hex')).toBe(OLD_FRAME_HEX);
   });
 
@@ -172,6 +172,6 @@ describe('record frame encoding', () => {
       ...OLD_FRAME_MSG,
       headers: { 'x-device': 'd', 'x-boot': 0xffff_ffff, 'x-seq': 0, 'x-fw': 'f'.repeat(32), 'x-topic': 't/'.repeat(200), 'x-part': 255, neg: -1, big: 2 ** 40, frac: 0.5 },
     };
-    expect(decodeFrame(encodeFrame(7, msg))).toEqual({ ...msg, id: 7, size: encodeFrame(7, msg).length });
+    expect(decodeRecord(encodeRecord(7, msg))).toEqual({ ...msg, id: 7, size: encodeRecord(7, msg).length });
   });
 });

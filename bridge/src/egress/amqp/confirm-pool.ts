@@ -1,4 +1,4 @@
-// ConfirmPool: N connections x M confirm channels, each with a window of unconfirmed
+// ConfirmPool: N sessions (connections) x M confirm channels (ConfirmWindow), each with a window of unconfirmed
 // publishes. Callers fire publish() concurrently; each promise settles on the broker's
 // ack/nack (or on the link dying), never by awaiting confirms one at a time.
 //
@@ -10,19 +10,12 @@
 // - topology is declared on every (re)connect before any channel publishes.
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { IllegalOperationError } from 'amqplib';
-import type { ChannelModel, ConfirmChannel, Message } from 'amqplib';
-import type { OutboundMessage } from '../../types.ts';
+import type { ChannelModel, Message } from 'amqplib';
+import type { OutboundMessage, PublishOutcome } from '../../types.ts';
 import type { Topology } from '../../amqp/topology.ts';
 import { AmqpSession, type AmqpTls, type ReconnectPolicy, type SessionState } from '../../amqp/session.ts';
-import { LinkLostError, PoolClosedError, UnpublishableError, maxMessageSizeRefusal } from '../../amqp/errors.ts';
-import { returnReason } from '../../adapters/amqplib.ts';
-
-export type PublishResult =
-  | { kind: 'confirmed' }
-  | { kind: 'returned'; replyCode: number; replyText: string }
-  | { kind: 'nacked' }
-  | { kind: 'failed'; error: Error };
+import { PoolClosedError } from '../../amqp/errors.ts';
+import { ConfirmWindow, type PublishJob } from './confirm-window.ts';
 
 export interface ConfirmPoolOptions {
   /** Tried in turn: every failed attempt or lost connection moves that connection to the next URL. */
@@ -75,32 +68,12 @@ export interface PoolState {
   counters: PoolCounters;
 }
 
-interface Job {
-  msg: OutboundMessage;
-  resolve: (r: PublishResult) => void;
-}
-
-interface Pending {
-  job: Job;
-  returned?: { replyCode: number; replyText: string };
-}
-
-interface PoolChannel {
-  ch: ConfirmChannel;
-  open: boolean;
-  /** publish() returned false: wait for 'drain' before writing again. */
-  draining: boolean;
-  /** Delivery tags are per channel, from 1, one per successful publish. */
-  nextTag: number;
-  inFlight: Map<number, Pending>;
-}
-
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 interface Slot {
   index: number;
   session: AmqpSession;
-  channels: PoolChannel[];
+  channels: ConfirmWindow[];
 }
 
 export class ConfirmPool extends EventEmitter {
@@ -108,7 +81,7 @@ export class ConfirmPool extends EventEmitter {
   private readonly log: Logger | undefined;
   private readonly slots: Slot[] = [];
   // FIFO of publishes waiting for a slot; head index avoids O(n) shift on big bursts.
-  private queue: (Job | undefined)[] = [];
+  private queue: (PublishJob | undefined)[] = [];
   private head = 0;
   private inFlightTotal = 0;
   private closing = false;
@@ -200,7 +173,7 @@ export class ConfirmPool extends EventEmitter {
         url: s.session.url,
         state: s.session.state,
         channels: s.channels.filter((c) => c.open).length,
-        inFlight: s.channels.reduce((n, c) => n + c.inFlight.size, 0),
+        inFlight: s.channels.reduce((n, c) => n + c.size, 0),
         ...(s.session.lastError !== undefined && { lastError: s.session.lastError.message }),
       })),
       counters: { ...this.counters },
@@ -208,12 +181,12 @@ export class ConfirmPool extends EventEmitter {
   }
 
   /** Waits for a window slot, publishes persistent + mandatory, resolves on the broker's answer. Never rejects. */
-  publish(msg: OutboundMessage): Promise<PublishResult> {
-    return new Promise<PublishResult>((resolve) => this.publishWith(msg, resolve));
+  publish(msg: OutboundMessage): Promise<PublishOutcome> {
+    return new Promise<PublishOutcome>((resolve) => this.publishWith(msg, resolve));
   }
 
   /** publish() with a callback, for the forwarder's per-message path. `done` is called once, maybe synchronously. */
-  publishWith(msg: OutboundMessage, done: (res: PublishResult) => void): void {
+  publishWith(msg: OutboundMessage, done: (res: PublishOutcome) => void): void {
     if (this.closing) return done(this.fail(new PoolClosedError()));
     this.queue.push({ msg, resolve: done });
     this.pump();
@@ -240,24 +213,30 @@ export class ConfirmPool extends EventEmitter {
 
   private async openChannel(slot: Slot, model: ChannelModel): Promise<void> {
     const ch = await model.createConfirmChannel();
-    const pc: PoolChannel = { ch, open: true, draining: false, nextTag: 1, inFlight: new Map() };
+    const w = new ConfirmWindow(ch, this.opts.exchange, (outcome, job) => this.settled(outcome, job));
     let channelError: (Error & { code?: number }) | undefined;
     ch.on('error', (err: Error) => {
       channelError = err;
       this.log?.warn({ err, index: slot.index }, 'amqp channel error');
     });
-    ch.on('ack', (f: { deliveryTag: number; multiple: boolean }) => this.onConfirm(pc, f.deliveryTag, f.multiple, true));
-    ch.on('nack', (f: { deliveryTag: number; multiple: boolean }) => this.onConfirm(pc, f.deliveryTag, f.multiple, false));
-    ch.on('return', (m: Message) => this.onReturn(pc, m));
+    ch.on('ack', (f: { deliveryTag: number; multiple: boolean }) => {
+      w.confirm(f.deliveryTag, f.multiple, true);
+      this.pump();
+    });
+    ch.on('nack', (f: { deliveryTag: number; multiple: boolean }) => {
+      w.confirm(f.deliveryTag, f.multiple, false);
+      this.pump();
+    });
+    ch.on('return', (m: Message) => {
+      if (!w.returned(m)) this.log?.warn({ messageId: m.properties.messageId }, 'basic.return for no in-flight message');
+    });
     ch.on('drain', () => {
-      pc.draining = false;
+      w.draining = false;
       this.pump();
     });
     ch.on('close', () => {
-      pc.open = false;
-      pc.draining = false;
-      this.failChannel(pc, channelError);
-      slot.channels = slot.channels.filter((c) => c !== pc);
+      w.closed(channelError);
+      slot.channels = slot.channels.filter((c) => c !== w);
       // A channel the broker closed (e.g. 404: exchange deleted under us) on a live connection:
       // re-declare and reopen. When the whole connection went, the session reconnects instead.
       if (!this.closing && channelError) {
@@ -265,7 +244,7 @@ export class ConfirmPool extends EventEmitter {
       }
       this.pump();
     });
-    slot.channels.push(pc);
+    slot.channels.push(w);
   }
 
   private async reopenChannel(slot: Slot, model: ChannelModel): Promise<void> {
@@ -285,7 +264,7 @@ export class ConfirmPool extends EventEmitter {
   // One device always goes out on the same channel while the pool is stable:
   // RabbitMQ keeps publish order per channel, so per-device order holds.
   // A full pinned channel stalls the queue (head of line) rather than reorder.
-  private pickChannel(device: string): PoolChannel | undefined {
+  private pickChannel(device: string): ConfirmWindow | undefined {
     // Counted, then walked to the picked one: no array per message.
     let usable = 0;
     for (const slot of this.slots) {
@@ -298,7 +277,7 @@ export class ConfirmPool extends EventEmitter {
       if (slot.session.state !== 'open') continue;
       for (const c of slot.channels) {
         if (!c.open || n-- > 0) continue;
-        if (c.draining || c.inFlight.size >= this.opts.windowPerChannel) return undefined;
+        if (c.draining || c.size >= this.opts.windowPerChannel) return undefined;
         return c;
       }
     }
@@ -311,10 +290,10 @@ export class ConfirmPool extends EventEmitter {
     try {
       while (this.head < this.queue.length) {
         const job = this.queue[this.head]!;
-        const pc = this.pickChannel(job.msg.device);
-        if (!pc) break;
+        const w = this.pickChannel(job.msg.device);
+        if (!w) break;
         this.queue[this.head++] = undefined;
-        this.send(pc, job);
+        this.send(w, job);
       }
       if (this.head > 1024 && this.head * 2 > this.queue.length) {
         this.queue = this.queue.slice(this.head);
@@ -325,91 +304,23 @@ export class ConfirmPool extends EventEmitter {
     }
   }
 
-  private send(pc: PoolChannel, job: Job): void {
-    const { msg } = job;
-    let ok: boolean;
-    try {
-      ok = pc.ch.publish(this.opts.exchange, msg.routingKey, msg.body, {
-        persistent: true,
-        mandatory: true,
-        messageId: msg.messageId,
-        timestamp: Math.floor(msg.acceptedAt / 1000),
-        contentType: msg.contentType,
-        headers: msg.headers,
-      });
-    } catch (err) {
-      if (err instanceof IllegalOperationError) {
-        // The channel is closing and nothing was written: give the job to another channel.
-        pc.open = false;
-        this.queue[--this.head] = job;
-        return;
-      }
-      job.resolve(this.fail(new UnpublishableError(`amqplib refused the message: ${(err as Error).message}`, { cause: err })));
+  private send(w: ConfirmWindow, job: PublishJob): void {
+    const sent = w.send(job);
+    if (sent === 'closing') {
+      this.queue[--this.head] = job;
       return;
     }
-    const pending: Pending = { job };
-    pc.inFlight.set(pc.nextTag++, pending);
+    if (sent !== 'sent') return job.resolve(this.fail(sent.refused));
     this.counters.published++;
     this.inFlightTotal++;
     if (this.inFlightTotal > this.counters.maxInFlight) this.counters.maxInFlight = this.inFlightTotal;
-    if (!ok) pc.draining = true;
   }
 
-  private onConfirm(pc: PoolChannel, tag: number, multiple: boolean, ack: boolean): void {
-    if (multiple) {
-      // Map iteration follows insertion order, i.e. ascending delivery tags.
-      for (const [t, p] of pc.inFlight) {
-        if (t > tag) break;
-        pc.inFlight.delete(t);
-        this.settle(p, ack);
-      }
-    } else {
-      const p = pc.inFlight.get(tag);
-      if (p) {
-        pc.inFlight.delete(tag);
-        this.settle(p, ack);
-      }
-    }
-    this.pump();
-  }
-
-  private onReturn(pc: PoolChannel, m: Message): void {
-    // amqplib#184: basic.return carries no delivery tag, so it is matched by message id. The broker
-    // sends it before the basic.ack of the same message, so that message is still in flight; returns
-    // are rare, so a scan (oldest first) beats keeping an index by id for every publish.
-    const id = m.properties.messageId as string | undefined;
-    let p: Pending | undefined;
-    if (id !== undefined) {
-      for (const x of pc.inFlight.values()) {
-        if (!x.returned && x.job.msg.messageId === id) {
-          p = x;
-          break;
-        }
-      }
-    }
-    if (!p) {
-      this.log?.warn({ messageId: id }, 'basic.return for no in-flight message');
-      return;
-    }
-    p.returned = returnReason(m);
-  }
-
-  private settle(p: Pending, ack: boolean): void {
-    this.forget();
-    if (p.returned) {
-      this.counters.returned++;
-      p.job.resolve({ kind: 'returned', ...p.returned });
-    } else if (ack) {
-      this.counters.confirmed++;
-      p.job.resolve(CONFIRMED);
-    } else {
-      this.counters.nacked++;
-      p.job.resolve({ kind: 'nacked' });
-    }
-  }
-
-  private forget(): void {
+  private settled(outcome: PublishOutcome, job: PublishJob): void {
     this.inFlightTotal--;
+    if (outcome.kind === 'failed') this.counters.failed++;
+    else this.counters[outcome.kind]++;
+    job.resolve(outcome);
     if (this.inFlightTotal === 0 && this.idleWaiters.length) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
@@ -417,32 +328,11 @@ export class ConfirmPool extends EventEmitter {
     }
   }
 
-  /** The channel closed with confirms outstanding: their fate is unknown, so the caller retries, except those the close names as too big. */
-  private failChannel(pc: PoolChannel, cause: Error | undefined): void {
-    const maxSize = maxMessageSizeRefusal(cause);
-    for (const p of pc.inFlight.values()) {
-      this.forget();
-      const size = p.job.msg.body.length;
-      if (p.returned) {
-        // The broker already said it cannot route this: that answer stands without the ack.
-        this.counters.returned++;
-        p.job.resolve({ kind: 'returned', ...p.returned });
-      } else if (maxSize !== undefined && size > maxSize) {
-        p.job.resolve(this.fail(new UnpublishableError(`${size} bytes is over the broker's max_message_size ${maxSize}`, { cause })));
-      } else {
-        p.job.resolve(this.fail(new LinkLostError(undefined, { cause })));
-      }
-    }
-    pc.inFlight.clear();
-  }
-
-  private fail(error: Error): PublishResult {
+  private fail(error: Error): PublishOutcome {
     this.counters.failed++;
     return { kind: 'failed', error };
   }
 }
-
-const CONFIRMED: PublishResult = Object.freeze({ kind: 'confirmed' });
 
 /** FNV-1a: cheap, stable, spreads device ids evenly over channels. */
 function hashDevice(device: string): number {
