@@ -39,6 +39,9 @@ const quick = process.argv.includes('--quick');
 // Names: firmware store ceiling plugin embedded external naive profile drain scale. --profile adds the
 // profiled phase to a quick run.
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+// --baseline-root=<checkout> runs scenario 2 a second time per round with the bridge of another
+// checkout (e.g. a git worktree of an older commit): old against new in one run.
+const baselineRoot = process.argv.find((a) => a.startsWith('--baseline-root='))?.slice('--baseline-root='.length);
 const want = (name: string) => !only || only.includes(name);
 const P = quick
   ? { rounds: 1, tputMs: 3000, warmMs: 1000, latMs: 2000, settleMs: 8000, drainN: Number(process.env.BENCH_DRAIN_N ?? 200_000), scaleConns: Number(process.env.BENCH_SCALE_CONNS ?? 2000), scaleProcs: 2, trickleMs: 4000, devices: 50 }
@@ -137,11 +140,11 @@ function bridgeConfig(mqttCfg: Parameters<typeof benchBridgeConfig>[0]['mqtt'], 
 // The bench stops its bridges with SIGKILL: shutdown is not measured, the store is
 // durable by design, and a graceful stop with a backlog waits out the forwarder's drain.
 let bridgeCount = 0;
-async function bridge(mqttCfg: Parameters<typeof benchBridgeConfig>[0]['mqtt'], amqpUrl = rabbit.amqpUrl, dir?: string, nodeArgs: string[] = []): Promise<BridgeProcess & { dir: string }> {
+async function bridge(mqttCfg: Parameters<typeof benchBridgeConfig>[0]['mqtt'], amqpUrl = rabbit.amqpUrl, dir?: string, nodeArgs: string[] = [], bridgeRoot = root): Promise<BridgeProcess & { dir: string }> {
   const name = `bridge-${++bridgeCount}`;
   const bdir = dir ?? join(workDir, name);
   const httpPort = await freePort();
-  const b = await startBridge({ root, dir: bdir, name, config: bridgeConfig(mqttCfg, amqpUrl, bdir, httpPort), httpPort, mqttPort: mqttCfg.mode === 'embedded' ? mqttCfg.port : 0, nodeArgs });
+  const b = await startBridge({ root: bridgeRoot, dir: bdir, name, config: bridgeConfig(mqttCfg, amqpUrl, bdir, httpPort), httpPort, mqttPort: mqttCfg.mode === 'embedded' ? mqttCfg.port : 0, nodeArgs });
   cleanups.push(() => b.stop('SIGKILL'));
   return { ...b, dir: bdir };
 }
@@ -282,24 +285,24 @@ async function plugin(round: number): Promise<Round> {
   return record('s4', { tput: t, lat: l });
 }
 
-async function embedded(round: number, pluginRate: number | undefined): Promise<Round> {
-  progress(`scenario 2/5, round ${round + 1}: this bridge, embedded MQTT ingress, durable store, confirms`);
+async function embedded(round: number, pluginRate: number | undefined, key = 's2', bridgeRoot = root): Promise<Round> {
+  progress(`scenario 2/5${key === 's2' ? '' : ` (${key}: the bridge of ${bridgeRoot})`}, round ${round + 1}: this bridge, embedded MQTT ingress, durable store, confirms`);
   const port = await freePort();
-  let b = await bridge({ mode: 'embedded', port });
-  const gen = await devices(`mqtt://127.0.0.1:${port}`, P.devices, `s2r${round}`);
+  let b = await bridge({ mode: 'embedded', port }, rabbit.amqpUrl, undefined, [], bridgeRoot);
+  const gen = await devices(`mqtt://127.0.0.1:${port}`, P.devices, `${key}r${round}`);
   const run = (phase: string) => (rate: number, d: number) => gen.call<LoadResult>('run', { phase, rate, durationMs: d });
-  const t = await throughput(`s2t${round}`, (d) => run(`s2t${round}`)(0, d), { 'under test': b.pid, 'load generators': gen.pid });
-  if (!(await waitUntil('s2t backlog forwarded', async () => (await b.storeRecords()) === 0, P.settleMs))) {
+  const t = await throughput(`${key}t${round}`, (d) => run(`${key}t${round}`)(0, d), { 'under test': b.pid, 'load generators': gen.pid });
+  if (!(await waitUntil(`${key}t backlog forwarded`, async () => (await b.storeRecords()) === 0, P.settleMs))) {
     // Start the latency phases from an empty store rather than wait for the backlog.
     await b.stop('SIGKILL');
     rmSync(join(b.dir, 'store'), { recursive: true, force: true });
-    b = await bridge({ mode: 'embedded', port }, rabbit.amqpUrl, b.dir);
+    b = await bridge({ mode: 'embedded', port }, rabbit.amqpUrl, b.dir, [], bridgeRoot);
   }
-  const l = await latency(`s2l${round}`, t.rate / 2, run(`s2l${round}`));
-  const p = pluginRate === undefined ? undefined : await latency(`s2p${round}`, pluginRate / 2, run(`s2p${round}`));
+  const l = await latency(`${key}l${round}`, t.rate / 2, run(`${key}l${round}`));
+  const p = pluginRate === undefined ? undefined : await latency(`${key}p${round}`, pluginRate / 2, run(`${key}p${round}`));
   await gen.stop();
   await b.stop('SIGKILL');
-  return record('s2', { tput: t, lat: l, atPluginRate: p });
+  return record(key, { tput: t, lat: l, atPluginRate: p });
 }
 
 /** Scenario 2 once more at max rate with --cpu-prof: the bridge's CPU by stage over the measured window. */
@@ -509,6 +512,7 @@ async function main(): Promise<void> {
     if (want('ceiling') && !quick) await ceiling(round, true);
     const pl = want('plugin') ? await plugin(round) : undefined;
     if (want('embedded')) await embedded(round, pl?.tput.rate);
+    if (want('embedded') && baselineRoot) await embedded(round, undefined, 's2o', baselineRoot);
     if (want('naive')) await naive(round);
   }
   if (want('external')) await external();
@@ -517,6 +521,7 @@ async function main(): Promise<void> {
   row('s1b', '1b ceiling, light messages');
   const s4 = row('s4', '4 RabbitMQ MQTT plugin');
   const s2 = row('s2', '2 bridge, embedded MQTT');
+  const s2o = baselineRoot ? row('s2o', '2o baseline bridge (--baseline-root), embedded MQTT') : undefined;
   row('s3', '3 bridge, external Mosquitto');
   const s5 = row('s5', '5 naive bridge');
   const d = want('drain') ? await drain(s1?.msgsPerSec ?? NaN, Math.min(500, (s2?.msgsPerSec ?? 5000) / 10)) : undefined;
@@ -540,6 +545,7 @@ async function main(): Promise<void> {
   };
   const before = targets.splice(0);
   vs('Bridge (scenario 2) vs the ceiling', '>= 0.8x', s2, s1, ['s2', 's1'], 0.8);
+  vs('Bridge vs the baseline checkout (old against new)', '>= 0.9x', s2, s2o, ['s2', 's2o'], 0.9);
   vs('Bridge vs the naive bridge', '>= 10x', s2, s5, ['s2', 's5'], 10);
   vs('Bridge vs the MQTT plugin', '>= 1.0x', s2, s4, ['s2', 's4'], 1.0);
   const sync = fsyncLatency();
@@ -595,7 +601,7 @@ async function main(): Promise<void> {
   writeFileSync(`${base}.json`, JSON.stringify({ at: new Date().toISOString(), quick, durationS: totalS, targets, scenarios, raw }, null, 2) + '\n');
   writeFileSync(`${base}.svg`, svgChart(scenarios, meta.split(';')[0]!));
   process.stdout.write(`written: ${base}.json, ${base}.svg\n`);
-  if (!quick && !only && updateReadme(join(root, 'README.md'), markdownReport(scenarios, targets, `${meta} Chart: \`bench/results/${base.split('/').pop()}.svg\`.`, profile))) {
+  if (!quick && !only && !baselineRoot && updateReadme(join(root, 'README.md'), markdownReport(scenarios, targets, `${meta} Chart: \`bench/results/${base.split('/').pop()}.svg\`.`, profile))) {
     process.stdout.write('README.md: benchmark section updated\n');
   }
 }
