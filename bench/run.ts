@@ -44,7 +44,7 @@ const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split('
 const baselineRoot = process.argv.find((a) => a.startsWith('--baseline-root='))?.slice('--baseline-root='.length);
 const want = (name: string) => !only || only.includes(name);
 const P = quick
-  ? { rounds: 1, tputMs: 3000, warmMs: 1000, latMs: 2000, settleMs: 8000, drainN: Number(process.env.BENCH_DRAIN_N ?? 200_000), scaleConns: Number(process.env.BENCH_SCALE_CONNS ?? 2000), scaleProcs: 2, trickleMs: 4000, devices: 50 }
+  ? { rounds: Number(process.env.BENCH_ROUNDS ?? 1), tputMs: 3000, warmMs: 1000, latMs: 2000, settleMs: 8000, drainN: Number(process.env.BENCH_DRAIN_N ?? 200_000), scaleConns: Number(process.env.BENCH_SCALE_CONNS ?? 2000), scaleProcs: 2, trickleMs: 4000, devices: 50 }
   : { rounds: Number(process.env.BENCH_ROUNDS ?? 3), tputMs: 10_000, warmMs: 3000, latMs: 8000, settleMs: 60_000, drainN: 1_000_000, scaleConns: 10_000, scaleProcs: 4, trickleMs: 20_000, devices: 50 };
 const RUN = `b${Date.now().toString(36)}`;
 const PREFIX = `bench/${RUN}`;
