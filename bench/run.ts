@@ -42,6 +42,8 @@ const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split('
 // --baseline-root=<checkout> runs scenario 2 a second time per round with the bridge of another
 // checkout (e.g. a git worktree of an older commit): old against new in one run.
 const baselineRoot = process.argv.find((a) => a.startsWith('--baseline-root='))?.slice('--baseline-root='.length);
+// --bridge-root=<checkout> puts another checkout's bridge in scenario 2 itself (bisecting a change).
+const bridgeRoot = process.argv.find((a) => a.startsWith('--bridge-root='))?.slice('--bridge-root='.length);
 const want = (name: string) => !only || only.includes(name);
 const P = quick
   ? { rounds: Number(process.env.BENCH_ROUNDS ?? 1), tputMs: 3000, warmMs: 1000, latMs: 2000, settleMs: 8000, drainN: Number(process.env.BENCH_DRAIN_N ?? 200_000), scaleConns: Number(process.env.BENCH_SCALE_CONNS ?? 2000), scaleProcs: 2, trickleMs: 4000, devices: 50 }
@@ -285,7 +287,7 @@ async function plugin(round: number): Promise<Round> {
   return record('s4', { tput: t, lat: l });
 }
 
-async function embedded(round: number, pluginRate: number | undefined, key = 's2', bridgeRoot = root): Promise<Round> {
+async function embedded(round: number, pluginRate: number | undefined, key = 's2', bridgeRoot: string = root): Promise<Round> {
   progress(`scenario 2/5${key === 's2' ? '' : ` (${key}: the bridge of ${bridgeRoot})`}, round ${round + 1}: this bridge, embedded MQTT ingress, durable store, confirms`);
   const port = await freePort();
   let b = await bridge({ mode: 'embedded', port }, rabbit.amqpUrl, undefined, [], bridgeRoot);
@@ -511,7 +513,7 @@ async function main(): Promise<void> {
     // The same publisher with lighter messages: what PROTOCOL.md's headers and mandatory cost RabbitMQ (no target).
     if (want('ceiling') && !quick) await ceiling(round, true);
     const pl = want('plugin') ? await plugin(round) : undefined;
-    if (want('embedded')) await embedded(round, pl?.tput.rate);
+    if (want('embedded')) await embedded(round, pl?.tput.rate, 's2', bridgeRoot);
     if (want('embedded') && baselineRoot) await embedded(round, undefined, 's2o', baselineRoot);
     if (want('naive')) await naive(round);
   }
@@ -601,7 +603,7 @@ async function main(): Promise<void> {
   writeFileSync(`${base}.json`, JSON.stringify({ at: new Date().toISOString(), quick, durationS: totalS, targets, scenarios, raw }, null, 2) + '\n');
   writeFileSync(`${base}.svg`, svgChart(scenarios, meta.split(';')[0]!));
   process.stdout.write(`written: ${base}.json, ${base}.svg\n`);
-  if (!quick && !only && !baselineRoot && updateReadme(join(root, 'README.md'), markdownReport(scenarios, targets, `${meta} Chart: \`bench/results/${base.split('/').pop()}.svg\`.`, profile))) {
+  if (!quick && !only && !baselineRoot && !bridgeRoot && updateReadme(join(root, 'README.md'), markdownReport(scenarios, targets, `${meta} Chart: \`bench/results/${base.split('/').pop()}.svg\`.`, profile))) {
     process.stdout.write('README.md: benchmark section updated\n');
   }
 }
