@@ -8,12 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import amqp from 'amqplib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startPrivateRabbit, type PrivateRabbit } from '../../../shared/testkit/rabbit-node.ts';
 import { startTcpProxy, type TcpProxy } from '../../../shared/testkit/tcp-proxy.ts';
 import { freePort } from '../../../shared/testkit/ports.ts';
 import { uniquePrefix, waitFor } from '../../../shared/testkit/unique.ts';
-import { BridgeProcess, Fleet, PROFILE, QueueCounter, SerialNodes, bridgeConfig, fleetId, recordResult, scrapeMetrics, seeded, sleep } from './harness.ts';
+import { BridgeProcess, Fleet, PROFILE, QueueCounter, SerialNodes, bridgeConfig, fleetId, nameSeedOnFailure, recordResult, scrapeMetrics, seeded, sleep } from './harness.ts';
 
 const run = promisify(execFile);
 const rng = seeded();
@@ -25,6 +25,8 @@ const cleanups: Array<() => Promise<unknown> | unknown> = [];
 beforeAll(async () => {
   rabbit = await startPrivateRabbit({ label: 'chaos' });
 }, 180_000);
+
+beforeEach(nameSeedOnFailure);
 
 afterAll(async () => {
   for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => {});
