@@ -85,9 +85,15 @@ export function bridgeConfig(o: {
   serialPorts?: string[];
   /** 0 (default) when the test never scrapes /metrics. */
   httpPort?: number;
+  /** Every queue the topology declares, side queues too (a cluster). */
+  quorum?: boolean;
+  /** Names the topology (default prefix): two bridges given the same one share it. */
+  topologyPrefix?: string;
+  connections?: number;
 }): { config: Record<string, unknown>; topology: ChaosTopology } {
-  const p = o.prefix;
+  const p = o.topologyPrefix ?? o.prefix;
   const topology = { exchange: `${p}.tele`, queue: `${p}.all` };
+  const qt = o.quorum ? ('quorum' as const) : undefined;
   return {
     topology,
     config: {
@@ -95,6 +101,7 @@ export function bridgeConfig(o: {
       serial: { ports: (o.serialPorts ?? []).map((path) => ({ path })) },
       amqp: {
         urls: o.amqpUrls,
+        ...(o.connections ? { connections: o.connections } : {}),
         heartbeatSec: o.heartbeatSec ?? 10,
         reconnect: { initialMs: 200, maxMs: 2000 },
         topology: {
@@ -103,7 +110,8 @@ export function bridgeConfig(o: {
           unroutableQueue: `${p}.unroutable`,
           deadLetterExchange: `${p}.dlx`,
           deadLetterQueue: `${p}.dlq`,
-          queues: [{ name: topology.queue, bindings: ['chaos.#'] }],
+          ...(qt ? { unroutableQueueType: qt, deadLetterQueueType: qt } : {}),
+          queues: [{ name: topology.queue, bindings: ['chaos.#'], ...(qt ? { type: qt } : {}) }],
         },
       },
       routing: {
