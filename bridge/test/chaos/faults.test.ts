@@ -338,7 +338,6 @@ describe(`chaos (${PROFILE.name})`, () => {
     for (let round = 0; round < PROFILE.corruptRounds; round++) {
       proxy.blackhole(true);
       await r.bridge.start();
-      if (round === 0) await counter.start(); // the queue exists once the bridge declared it
       r.fleet.start();
       await r.fleet.progress(between(300, 800));
       // the fleet rests while the damage is assessed, so the drain below can reach 0
@@ -380,6 +379,8 @@ describe(`chaos (${PROFILE.name})`, () => {
       proxy.reset();
       // starts over the damage (never refuses)
       await r.bridge.start();
+      // the queue exists once the bridge reached the broker and declared it
+      if (round === 0) await waitFor(async () => (await counter.start(), true), { timeoutMs: 60_000, what: 'the queue declared' });
       const missing = () => [...mustDeliver].filter((id) => !counter.seen.has(id));
       await waitFor(() => missing().length === 0, { timeoutMs: 120_000, intervalMs: 500, what: 'every record outside the damage in RabbitMQ' }).catch(() => {});
       expect(missing().slice(0, 20), `records wholly outside the damaged bytes, not delivered (round ${round})`).toEqual([]);
