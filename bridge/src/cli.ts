@@ -152,7 +152,7 @@ configOptions(program.command('tail'))
       process.exit(2);
     }
     const exchange = opts.exchange ?? config.amqp.topology.exchange;
-    const socketOptions = tlsOrExit('amqp.tls', config.amqp.tls);
+    const tls = tlsOrExit('amqp.tls', config.amqp.tls);
     try {
       const tail = await startTail({
         urls: config.amqp.urls,
@@ -160,17 +160,14 @@ configOptions(program.command('tail'))
         pattern,
         json: Boolean(opts.json),
         count,
-        socketOptions,
+        tls,
+        reconnect: config.amqp.reconnect,
         out: (line) => process.stdout.write(line + '\n'),
         err: (line) => process.stderr.write(line + '\n'),
       });
       process.stderr.write(`tailing '${pattern}' on exchange '${exchange}' (temporary queue ${tail.queue}); Ctrl-C to stop\n`);
       for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void tail.stop());
-      const err = await tail.done;
-      if (err) {
-        process.stderr.write(`edge-bridge tail: connection lost: ${redactSecrets(err.message)}\n`);
-        process.exit(1);
-      }
+      await tail.done;
       process.exit(0);
     } catch (err) {
       if (!(err instanceof TailError)) throw err;
@@ -184,11 +181,11 @@ configOptions(program.command('cmd <device> <op> [arg]'))
   .option('--id <n>', 'command id (default: random); the node echoes it in its status to confirm')
   .action(async (device: string, op: string, arg: string | undefined, opts: { config?: string; set: string[]; id?: string }) => {
     const config = load(opts);
-    const socketOptions = tlsOrExit('amqp.tls', config.amqp.tls);
+    const tls = tlsOrExit('amqp.tls', config.amqp.tls);
     try {
       const sent = await publishCommand({
         urls: config.amqp.urls,
-        socketOptions,
+        tls,
         exchange: config.downlink.exchange,
         device,
         op,

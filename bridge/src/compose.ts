@@ -43,13 +43,18 @@ export function composeBridge(config: BridgeConfig, log: Logger, seams: { storeI
   const counters = new Counters();
   const quarantine = new Quarantine(config.quarantine.dir, config.quarantine.maxBytes);
   const devices = new DeviceRegistry();
-  // Records removed by policy are never delivered: keep them where an operator can find them.
-  const park = (reason: string, records: StoredRecord[]) => {
+  // Records that will never be delivered are kept where an operator can find them.
+  const park = async (reason: string, records: StoredRecord[], why?: string): Promise<void> => {
     counters.parked.add(reason, records.length);
-    for (const r of records) {
-      const entry = { reason, detail: `${r.messageId} -> ${r.routingKey}`, topic: String(r.headers['x-topic'] ?? ''), source: r.device, payload: r.body };
-      quarantine.put(entry, true).catch((err: unknown) => log.error({ err, messageId: r.messageId }, 'parked record not written to the quarantine'));
-    }
+    await Promise.all(
+      records.map((r) => {
+        const entry = { reason, detail: `${r.messageId} -> ${r.routingKey}${why ? `: ${why}` : ''}`, topic: String(r.headers['x-topic'] ?? ''), source: r.device, payload: r.body };
+        return quarantine.put(entry, true);
+      }),
+    );
+  };
+  const parkRemoved = (reason: string, records: StoredRecord[]) => {
+    park(reason, records).catch((err: unknown) => log.error({ err, reason, records: records.length }, 'parked records not written to the quarantine'));
   };
   const store = openStore({
     dir: config.store.dir,
@@ -59,8 +64,8 @@ export function composeBridge(config: BridgeConfig, log: Logger, seams: { storeI
     ttlMs: config.store.ttlMs,
     groupCommitMaxDelayMs: config.store.groupCommitMaxDelayMs,
     io: seams.storeIo,
-    onDropped: (recs) => park('dropped_overflow', recs),
-    onExpired: (recs) => park('expired_ttl', recs),
+    onDropped: (recs) => parkRemoved('dropped_overflow', recs),
+    onExpired: (recs) => parkRemoved('expired_ttl', recs),
   });
 
   const a = config.amqp;
@@ -90,10 +95,10 @@ export function composeBridge(config: BridgeConfig, log: Logger, seams: { storeI
         counters.confirmLatency.observe(publishMs / 1000);
         counters.acceptToConfirm.observe((Date.now() - rec.acceptedAt) / 1000);
       },
-      onParked: (rec, why) => {
-        counters.published.returned++;
-        park('unroutable_returned', [rec]);
-        log.warn({ messageId: rec.messageId, routingKey: rec.routingKey, why }, 'broker returned message: parked');
+      onParked: (rec, why, reason) => {
+        counters.published[reason === 'unroutable_returned' ? 'returned' : 'failed']++;
+        log.warn({ messageId: rec.messageId, routingKey: rec.routingKey, bytes: rec.body.length, why }, reason === 'unroutable_returned' ? 'broker returned message: parked' : 'broker can never take this message: parked');
+        return park(reason, [rec], why);
       },
       onRetry: (_rec, _why, kind) => counters.published[kind]++,
     },
@@ -136,8 +141,7 @@ export function composeBridge(config: BridgeConfig, log: Logger, seams: { storeI
   const dl = config.downlink;
   const downlink = dl.enabled
     ? new Downlink({
-        urls: a.urls,
-        socketOptions: amqpTls,
+        amqp: { urls: a.urls, tls: amqpTls, heartbeatSec: a.heartbeatSec, reconnect: a.reconnect },
         exchange: dl.exchange,
         queue: dl.queue,
         prefetch: dl.prefetch,

@@ -2,12 +2,15 @@
 //
 // Invariants:
 // - A record leaves the store only through confirm(): after the broker's ack, or
-//   after it was parked locally (returned as unroutable).
-// - Anything else (nack, channel died, broker down) releases it back to the
-//   store, which hands it out again before newer records.
+//   after onParked has kept it (returned as unroutable, or refused for good, e.g. over
+//   the broker's max_message_size): what is classed `park` by actionFor.
+// - Anything else (nack, channel died, broker down, a park that failed to write)
+//   releases it back to the store, which hands it out again before newer records.
+// - A parked record never pauses the others: only retries back off.
 // - At most `maxInFlight` records are out of the store at once, so a broker
 //   outage holds a bounded window in memory and the rest waits on disk.
 import type { OutboundMessage, StoredRecord } from './types.ts';
+import { actionFor } from './amqp/errors.ts';
 
 export type PublishResult =
   | { kind: 'confirmed' }
@@ -28,9 +31,12 @@ export interface DrainableStore {
   waitForPending(signal?: AbortSignal): Promise<void>;
 }
 
+/** Why a record was parked: the broker returned it, or can never take it. */
+export type ParkReason = 'unroutable_returned' | 'unpublishable';
+
 export interface ForwarderHooks {
-  /** A message the broker returned (no route, no alternate exchange): park it before it is dropped from the store. */
-  onParked?(rec: StoredRecord, why: string): void;
+  /** Keeps a record the broker will not take; the record leaves the store once this resolves. */
+  onParked?(rec: StoredRecord, why: string, reason: ParkReason): void | Promise<void>;
   onConfirmed?(rec: StoredRecord, publishMs: number): void;
   onRetry?(rec: StoredRecord, why: string, kind: 'nacked' | 'failed'): void;
 }
@@ -121,30 +127,19 @@ export class Forwarder {
   }
 
   private settle(rec: StoredRecord, res: PublishResult, publishMs: number): void {
-    switch (res.kind) {
-      case 'confirmed':
+    switch (actionFor(res)) {
+      case 'done':
         this.consecutiveFailures = 0;
         this.counts.confirmed++;
         this.hooks.onConfirmed?.(rec, publishMs);
         this.queueConfirm(rec.id);
         break;
-      case 'returned':
-        this.counts.parked++;
-        this.hooks.onParked?.(rec, `returned ${res.replyCode} ${res.replyText}`);
-        this.queueConfirm(rec.id);
+      case 'park':
+        this.park(rec, res);
         break;
-      case 'nacked':
-      case 'failed': {
-        this.counts.retried++;
-        this.hooks.onRetry?.(rec, res.kind === 'nacked' ? 'nacked by broker' : res.error.message, res.kind);
-        this.store.release([rec.id]);
-        this.consecutiveFailures++;
-        const backoff = Math.min(
-          this.opts.retry.maxMs,
-          this.opts.retry.initialMs * 2 ** Math.min(this.consecutiveFailures - 1, 16),
-        );
-        this.pauseUntil = Date.now() + backoff * (0.5 + Math.random() / 2);
-        break;
+      default: {
+        const why = res.kind === 'failed' ? res.error.message : res.kind === 'nacked' ? 'nacked by broker' : res.kind;
+        this.retry(rec, why, res.kind === 'nacked' ? 'nacked' : 'failed');
       }
     }
     this.inFlight--;
@@ -152,6 +147,32 @@ export class Forwarder {
     this.slotFree = undefined;
     free?.();
     if (this.inFlight === 0) this.idle?.();
+  }
+
+  private park(rec: StoredRecord, res: PublishResult): void {
+    const reason: ParkReason = res.kind === 'returned' ? 'unroutable_returned' : 'unpublishable';
+    const why = res.kind === 'returned' ? `returned ${res.replyCode} ${res.replyText}` : res.kind === 'failed' ? res.error.message : res.kind;
+    this.counts.parked++;
+    let kept: void | Promise<void>;
+    try {
+      kept = this.hooks.onParked?.(rec, why, reason);
+    } catch (err) {
+      kept = Promise.reject(err);
+    }
+    if (!(kept instanceof Promise)) return this.queueConfirm(rec.id);
+    kept.then(
+      () => this.queueConfirm(rec.id),
+      (err: unknown) => this.retry(rec, `parking failed: ${(err as Error).message}`, 'failed'),
+    );
+  }
+
+  private retry(rec: StoredRecord, why: string, kind: 'nacked' | 'failed'): void {
+    this.counts.retried++;
+    this.hooks.onRetry?.(rec, why, kind);
+    this.store.release([rec.id]);
+    this.consecutiveFailures++;
+    const backoff = Math.min(this.opts.retry.maxMs, this.opts.retry.initialMs * 2 ** Math.min(this.consecutiveFailures - 1, 16));
+    this.pauseUntil = Date.now() + backoff * (0.5 + Math.random() / 2);
   }
 
   // Confirms arrive one by one; the store takes them in batches.

@@ -18,6 +18,8 @@ export interface TcpProxy {
   injectToClient(bytes: Buffer): void;
   /** Connections currently proxied. */
   connections(): number;
+  /** When each connection was accepted (Date.now()), oldest first. */
+  acceptedAt(): number[];
   close(): Promise<void>;
 }
 
@@ -79,6 +81,7 @@ export async function startTcpProxy(opts: { targetPort: number; targetHost?: str
   let delayMs = 0;
   let holed = false;
   const pairs = new Set<Pair>();
+  const accepted: number[] = [];
 
   // A writer with an optional delay; due times never go backwards, so chunks stay in order.
   function writer(to: Socket): (buf: Buffer) => void {
@@ -97,6 +100,7 @@ export async function startTcpProxy(opts: { targetPort: number; targetHost?: str
   }
 
   const server = createServer((client) => {
+    accepted.push(Date.now());
     const upstream = connect({ port: targetPort, host: targetHost });
     const pair: Pair = { client, upstream, toClient: writer(client), cursor: new FrameCursor(), injections: [] };
     pairs.add(pair);
@@ -151,6 +155,7 @@ export async function startTcpProxy(opts: { targetPort: number; targetHost?: str
   return {
     port,
     reset,
+    acceptedAt: () => [...accepted],
     blackhole(on: boolean) {
       holed = on;
       for (const p of [...pairs]) {

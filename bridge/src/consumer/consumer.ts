@@ -12,12 +12,12 @@
 //   already processed is acked and skipped.
 // - stop() cancels the subscription, lets in-flight handlers finish, then closes.
 //   Anything still unacked after that is redelivered by the broker to another consumer.
-import { connect } from 'amqplib';
 import type { ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
 import type { Logger } from 'pino';
 import { decodeBatch } from '../codec/index.ts';
 import type { Batch } from '../types.ts';
 import { DedupWindow, type DedupWindowOptions } from './dedup-window.ts';
+import { AmqpSession, type AmqpTls, type ReconnectPolicy } from '../amqp/session.ts';
 
 export const RETRY_COUNT_HEADER = 'x-retry-count';
 export const DEAD_LETTER_REASON_HEADER = 'x-dead-letter-reason';
@@ -39,8 +39,11 @@ export interface DeliveryInfo {
 export type BatchHandler = (batch: Batch, info: DeliveryInfo) => Promise<void> | void;
 
 export interface TelemetryConsumerOptions {
-  /** amqp:// URL of the broker. */
+  /** amqp:// or amqps:// URL of the broker. */
   url: string;
+  /** Further URLs to fail over to, in turn. */
+  failoverUrls?: string[];
+  tls?: AmqpTls;
   queue: string;
   handler: BatchHandler;
   /** Unacked messages at most; also how many handlers run at once. 1 keeps a queue's order. Default 10. */
@@ -55,8 +58,8 @@ export interface TelemetryConsumerOptions {
   dedup?: DedupWindowOptions | false;
   /** stop() waits this long for in-flight handlers. Default 30 s. */
   shutdownTimeoutMs?: number;
-  /** Reconnect backoff after the connection is lost. */
-  reconnect?: { initialMs: number; maxMs: number };
+  /** Reconnect backoff (exponential, equal jitter) after the connection is lost; the bridge's amqp.reconnect has the same shape. */
+  reconnect?: ReconnectPolicy;
   logger?: Logger;
 }
 
@@ -74,17 +77,15 @@ export interface ConsumerCounts {
 
 export class TelemetryConsumer {
   readonly counts: ConsumerCounts = { processed: 0, duplicates: 0, retried: 0, deadLettered: 0, undecodable: 0 };
-  private readonly opts: Required<Omit<TelemetryConsumerOptions, 'logger' | 'dedup'>> & Pick<TelemetryConsumerOptions, 'logger'>;
+  private readonly opts: Required<Omit<TelemetryConsumerOptions, 'logger' | 'dedup' | 'tls' | 'failoverUrls'>> & Pick<TelemetryConsumerOptions, 'logger'>;
+  private readonly session: AmqpSession;
   private readonly dedup: DedupWindow | undefined;
   private readonly inFlight = new Map<ConsumeMessage, Promise<void>>();
   /** Per message id, the attempt running now: a duplicate waits for it instead of running beside it. */
   private readonly running = new Map<string, Promise<void>>();
-  private conn: ChannelModel | undefined;
   private ch: ConfirmChannel | undefined;
   private consumerTag: string | undefined;
   private stopping = false;
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  private backoffMs: number;
 
   constructor(opts: TelemetryConsumerOptions) {
     this.opts = {
@@ -98,19 +99,29 @@ export class TelemetryConsumer {
     if (!(Number.isInteger(this.opts.prefetch) && this.opts.prefetch > 0)) throw new RangeError(`prefetch: expected a positive integer, got ${this.opts.prefetch}`);
     if (!(Number.isInteger(this.opts.maxRetries) && this.opts.maxRetries >= 0)) throw new RangeError(`maxRetries: expected an integer >= 0, got ${this.opts.maxRetries}`);
     this.dedup = opts.dedup === false ? undefined : new DedupWindow(opts.dedup);
-    this.backoffMs = this.opts.reconnect.initialMs;
+    this.session = new AmqpSession({
+      name: `edge-consumer-${opts.queue}`,
+      urls: [opts.url, ...(opts.failoverUrls ?? [])],
+      tls: opts.tls,
+      reconnect: this.opts.reconnect,
+      setup: (model) => this.subscribe(model),
+      logger: opts.logger,
+    });
   }
 
   /** Connects and subscribes; rejects if the first connection or the queue check fails. */
   async start(): Promise<void> {
     this.stopping = false;
-    await this.open();
+    await this.session.start();
+    if (this.session.state === 'open' || this.session.state === 'blocked') return;
+    const why = this.session.lastError;
+    await this.session.close();
+    throw why ?? new Error('consumer: could not connect');
   }
 
   /** Graceful: no new deliveries, in-flight handlers finish and are acked, then the connection closes. */
   async stop(): Promise<void> {
     this.stopping = true;
-    clearTimeout(this.reconnectTimer);
     const ch = this.ch;
     if (ch && this.consumerTag) await ch.cancel(this.consumerTag).catch(() => {});
     const drained = Promise.allSettled([...this.inFlight.values()]);
@@ -119,54 +130,25 @@ export class TelemetryConsumer {
     await Promise.race([drained, timedOut]);
     clearTimeout(timer);
     if (this.inFlight.size > 0) this.opts.logger?.warn({ inFlight: this.inFlight.size }, 'consumer stop: handlers still running; their messages will be redelivered');
-    await this.conn?.close().catch(() => {});
-    this.conn = undefined;
+    await this.session.close();
     this.ch = undefined;
   }
 
-  private async open(): Promise<void> {
-    const conn = await connect(this.opts.url);
-    try {
-      const ch = await conn.createConfirmChannel();
-      await ch.checkQueue(this.opts.queue);
-      await ch.prefetch(this.opts.prefetch);
-      conn.on('error', (err: Error) => this.opts.logger?.warn({ err }, 'consumer connection error'));
-      conn.on('close', () => this.onClosed(conn));
-      ch.on('error', (err: Error) => this.opts.logger?.warn({ err }, 'consumer channel error'));
-      ch.on('close', () => {
-        // A channel closed by the broker (e.g. queue deleted) leaves the connection up: reopen both.
-        if (this.conn === conn && !this.stopping) void conn.close().catch(() => {});
-      });
-      this.conn = conn;
-      this.ch = ch;
-      const { consumerTag } = await ch.consume(this.opts.queue, (msg) => {
-        if (msg) this.track(ch, msg);
-      }, { noAck: false });
-      this.consumerTag = consumerTag;
-      this.backoffMs = this.opts.reconnect.initialMs;
-    } catch (err) {
-      await conn.close().catch(() => {});
-      throw err;
-    }
-  }
-
-  private onClosed(conn: ChannelModel): void {
-    if (this.conn !== conn) return;
-    this.conn = undefined;
-    this.ch = undefined;
-    if (this.stopping) return;
-    this.opts.logger?.warn({ inMs: this.backoffMs }, 'consumer connection lost; reconnecting');
-    const retry = () => {
-      this.reconnectTimer = setTimeout(() => {
-        if (this.stopping) return;
-        this.open().catch((err: Error) => {
-          this.opts.logger?.warn({ err: err.message }, 'consumer reconnect failed');
-          this.backoffMs = Math.min(this.backoffMs * 2, this.opts.reconnect.maxMs);
-          retry();
-        });
-      }, this.backoffMs);
-    };
-    retry();
+  private async subscribe(model: ChannelModel): Promise<void> {
+    if (this.stopping) throw new Error('consumer is stopping');
+    const ch = await model.createConfirmChannel();
+    ch.on('error', (err: Error) => this.opts.logger?.warn({ err }, 'consumer channel error'));
+    // A channel closed by the broker (e.g. queue deleted) leaves the connection up: start over.
+    ch.on('close', () => {
+      if (this.session.model === model) void this.session.restart();
+    });
+    await ch.checkQueue(this.opts.queue);
+    await ch.prefetch(this.opts.prefetch);
+    this.ch = ch;
+    const { consumerTag } = await ch.consume(this.opts.queue, (msg) => {
+      if (msg) this.track(ch, msg);
+    }, { noAck: false });
+    this.consumerTag = consumerTag;
   }
 
   private track(ch: ConfirmChannel, msg: ConsumeMessage): void {

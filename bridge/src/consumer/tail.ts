@@ -1,12 +1,12 @@
 // `edge-bridge tail <pattern>`: a temporary queue (exclusive, auto-delete, server-named)
 // bound to the telemetry exchange, printing readings as they arrive. No acks: the
 // queue is ours alone and disappears with the connection, so nothing is taken from
-// the bridge's real queues.
-import { connect } from 'amqplib';
+// the bridge's real queues. After a lost connection it reconnects with a new queue.
 import type { ChannelModel, ConsumeMessage } from 'amqplib';
 import { decodeBatch, float32Text } from '../codec/index.ts';
 import type { Batch, Reading } from '../types.ts';
 import { redactSecrets } from '../observe/redact.ts';
+import { AmqpSession, SetupRefusedError, connectFirst, type AmqpTls, type ReconnectPolicy } from '../amqp/session.ts';
 
 export interface TailOptions {
   urls: string[];
@@ -16,15 +16,18 @@ export interface TailOptions {
   json: boolean;
   /** Stop after this many readings. */
   count?: number;
-  socketOptions?: Record<string, unknown>;
+  tls?: AmqpTls;
+  /** After a lost connection: the bridge's amqp.reconnect. */
+  reconnect: ReconnectPolicy;
   out(line: string): void;
   err(line: string): void;
 }
 
 export interface TailHandle {
-  queue: string;
-  /** Resolves when tail ends: stop(), the count reached, or the connection lost (with the error). */
-  done: Promise<Error | undefined>;
+  /** The temporary queue in use (a new one after each reconnect). */
+  readonly queue: string;
+  /** Resolves when tail ends: stop() or the count reached. A lost connection is retried, not an end. */
+  done: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -32,65 +35,64 @@ export class TailError extends Error {
   override readonly name = 'TailError';
 }
 
+/** Connects (every URL gets one try before it gives up), then keeps tailing across lost connections. */
 export async function startTail(opts: TailOptions): Promise<TailHandle> {
-  let conn: ChannelModel | undefined;
-  const failures: string[] = [];
-  for (const url of opts.urls) {
-    try {
-      conn = await connect(url, opts.socketOptions);
-      break;
-    } catch (err) {
-      failures.push(redactSecrets(`${url}: ${(err as Error).message}`));
+  let printed = 0;
+  let queue = '';
+  let finish!: () => void;
+  const done = new Promise<void>((r) => (finish = r));
+  const reached = () => opts.count !== undefined && printed >= opts.count;
+
+  const onMessage = (msg: ConsumeMessage | null) => {
+    if (!msg || reached()) return;
+    const decoded = decodeBatch(msg.content);
+    if (!decoded.ok) {
+      opts.err(`undecodable message ${String(msg.properties.messageId ?? '?')} on ${msg.fields.routingKey}: ${decoded.error}: ${decoded.detail}`);
+      return;
     }
-  }
-  if (!conn) throw new TailError(`cannot connect to RabbitMQ (${failures.join('; ')})`);
-  const c = conn;
-  let finish!: (e: Error | undefined) => void;
-  const done = new Promise<Error | undefined>((r) => (finish = r));
-  let stopping = false;
-  c.on('error', () => {}); // 'close' follows with the reason
-  c.on('close', (err?: Error) => finish(stopping ? undefined : (err ?? new Error('connection closed'))));
-  try {
-    const ch = await c.createChannel();
+    for (const r of decoded.value.readings) {
+      if (reached()) break;
+      opts.out(opts.json ? JSON.stringify(readingJson(msg, decoded.value, r)) : readingText(msg, decoded.value, r));
+      printed++;
+    }
+    if (reached()) void stop();
+  };
+
+  const subscribe = async (model: ChannelModel) => {
+    const ch = await model.createChannel();
     ch.on('error', () => {});
     await ch.checkExchange(opts.exchange).catch((err: Error) => {
-      throw new TailError(`exchange '${opts.exchange}' does not exist on the broker (start the bridge once to declare its topology): ${err.message}`);
+      throw new SetupRefusedError(`exchange '${opts.exchange}' does not exist on the broker (start the bridge once to declare its topology): ${err.message}`);
     });
     // checkExchange's 404 closed that channel; this one is fresh either way.
-    const data = await c.createChannel();
+    const data = await model.createChannel();
     data.on('error', () => {});
-    const { queue } = await data.assertQueue('', { exclusive: true, autoDelete: true, durable: false });
-    await data.bindQueue(queue, opts.exchange, opts.pattern);
-    let printed = 0;
-    const stop = async () => {
-      stopping = true;
-      await c.close().catch(() => {});
-      finish(undefined);
-    };
-    await data.consume(
-      queue,
-      (msg) => {
-        if (!msg || (opts.count !== undefined && printed >= opts.count)) return;
-        const decoded = decodeBatch(msg.content);
-        if (!decoded.ok) {
-          opts.err(`undecodable message ${String(msg.properties.messageId ?? '?')} on ${msg.fields.routingKey}: ${decoded.error}: ${decoded.detail}`);
-          return;
-        }
-        for (const r of decoded.value.readings) {
-          if (opts.count !== undefined && printed >= opts.count) break;
-          opts.out(opts.json ? JSON.stringify(readingJson(msg, decoded.value, r)) : readingText(msg, decoded.value, r));
-          printed++;
-        }
-        if (opts.count !== undefined && printed >= opts.count) void stop();
-      },
-      { noAck: true },
-    );
-    return { queue, done, stop };
+    const q = await data.assertQueue('', { exclusive: true, autoDelete: true, durable: false });
+    await data.bindQueue(q.queue, opts.exchange, opts.pattern);
+    await data.consume(q.queue, onMessage, { noAck: true });
+    if (queue) opts.err(`resumed on temporary queue ${q.queue}; readings published while the connection was down are not shown`);
+    queue = q.queue;
+  };
+
+  const session = new AmqpSession({ name: 'edge-bridge-tail', urls: opts.urls, tls: opts.tls, reconnect: opts.reconnect, setup: subscribe });
+  const stop = async () => {
+    await session.close();
+    finish();
+  };
+
+  try {
+    await connectFirst(session, opts.urls.length);
   } catch (err) {
-    stopping = true;
-    await c.close().catch(() => {});
-    throw err instanceof TailError ? err : new TailError((err as Error).message);
+    throw new TailError((err as Error).message);
   }
+  session.on('disconnected', (e: { error?: Error }) => opts.err(`connection lost${e.error ? `: ${redactSecrets(e.error.message)}` : ''}; reconnecting`));
+  return {
+    get queue() {
+      return queue;
+    },
+    done,
+    stop,
+  };
 }
 
 /** Epoch time when the node's clock was synced; otherwise ms since its boot. */

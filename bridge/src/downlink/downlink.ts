@@ -9,16 +9,17 @@
 // only after the command store has fsynced it; invalid ones are rejected (nack, no
 // requeue: to the queue's dead-letter exchange if it has one) and counted.
 import { createHash, randomInt } from 'node:crypto';
-import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
+import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { decodeCommand, encodeCommand, validateCommand, type Command, type CommandResult } from '../codec/index.ts';
 import type { Ingress } from '../types.ts';
 import type { CommandStore, PendingCommand } from './command-store.ts';
+import { AmqpSession, type AmqpTls, type ReconnectPolicy } from '../amqp/session.ts';
+import type { Topology } from '../amqp/topology.ts';
 
 export interface DownlinkOptions {
-  urls: string[];
-  socketOptions?: Record<string, unknown>;
+  amqp: { urls: string[]; tls?: AmqpTls; heartbeatSec?: number; reconnect: ReconnectPolicy };
   exchange: string;
   queue: string;
   prefetch: number;
@@ -61,17 +62,25 @@ function commandIdFor(messageId: string | undefined): number {
   return (createHash('sha256').update(messageId).digest().readUInt32BE(0) >>> 0) || 1;
 }
 
+/** The downlink's exchange and queue, as data: declared on every connect. */
+export function downlinkTopology(exchange: string, queue: string): Topology {
+  return { exchange: { name: exchange, type: 'topic', durable: true }, queues: [{ name: queue, bindings: ['cmd.*'] }] };
+}
+
 export class Downlink {
-  private conn: ChannelModel | undefined;
-  private ch: Channel | undefined;
-  private stopped = false;
+  private readonly session: AmqpSession;
   private tick: NodeJS.Timeout | undefined;
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  private attempt = 0;
   private readonly sending = new Set<string>();
   readonly counts: Record<DownlinkOutcome, number> = { received: 0, invalid: 0, sent: 0, confirmed: 0, expired: 0 };
 
   constructor(private readonly o: DownlinkOptions) {
+    this.session = new AmqpSession({
+      name: 'edge-bridge-downlink',
+      ...o.amqp,
+      topology: downlinkTopology(o.exchange, o.queue),
+      setup: (model) => this.consume(model),
+      logger: o.logger,
+    });
     if (o.registry) {
       const counts = this.counts;
       new Counter({
@@ -97,44 +106,19 @@ export class Downlink {
     this.o.store.open();
     if (this.o.store.bad.length) this.o.logger.warn({ files: this.o.store.bad }, 'unreadable command files moved aside (.bad)');
     this.tick = setInterval(() => this.sweep(), Math.min(250, this.o.retryMs));
-    await this.connect();
+    await this.session.start();
   }
 
-  private async connect(): Promise<void> {
-    if (this.stopped) return;
-    const url = this.o.urls[this.attempt % this.o.urls.length]!;
-    try {
-      const conn = await amqp.connect(url, this.o.socketOptions);
-      conn.on('error', () => undefined);
-      conn.on('close', () => {
-        this.conn = undefined;
-        this.ch = undefined;
-        this.scheduleReconnect();
-      });
-      const ch = await conn.createChannel();
-      await ch.assertExchange(this.o.exchange, 'topic', { durable: true });
-      await ch.assertQueue(this.o.queue, { durable: true });
-      await ch.bindQueue(this.o.queue, this.o.exchange, 'cmd.*');
-      await ch.prefetch(this.o.prefetch);
-      await ch.consume(this.o.queue, (m) => m && this.onMessage(ch, m));
-      this.conn = conn;
-      this.ch = ch;
-      this.attempt = 0;
-      this.o.logger.info({ exchange: this.o.exchange, queue: this.o.queue }, 'downlink consuming');
-    } catch (err) {
-      this.o.logger.warn({ err: (err as Error).message }, 'downlink: AMQP connect failed; retrying');
-      this.attempt++;
-      this.scheduleReconnect();
-    }
-  }
-
-  private scheduleReconnect(): void {
-    if (this.stopped || this.reconnectTimer) return;
-    const delay = Math.min(5000, 200 * 2 ** Math.min(this.attempt, 5));
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = undefined;
-      void this.connect();
-    }, delay);
+  private async consume(model: ChannelModel): Promise<void> {
+    const ch = await model.createChannel();
+    ch.on('error', (err: Error) => this.o.logger.warn({ err: err.message }, 'downlink channel error'));
+    // A channel the broker closed (e.g. its queue deleted) on a live connection: start over.
+    ch.on('close', () => {
+      if (this.session.model === model) void this.session.restart();
+    });
+    await ch.prefetch(this.o.prefetch);
+    await ch.consume(this.o.queue, (m) => m && this.onMessage(ch, m));
+    this.o.logger.info({ exchange: this.o.exchange, queue: this.o.queue }, 'downlink consuming');
   }
 
   private onMessage(ch: Channel, m: ConsumeMessage): void {
@@ -212,11 +196,7 @@ export class Downlink {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
     clearInterval(this.tick);
-    clearTimeout(this.reconnectTimer);
-    const conn = this.conn;
-    this.conn = undefined;
-    await conn?.close().catch(() => undefined);
+    await this.session.close();
   }
 }

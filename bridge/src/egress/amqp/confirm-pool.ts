@@ -10,14 +10,13 @@
 // - topology is declared on every (re)connect before any channel publishes.
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { connect, IllegalOperationError } from 'amqplib';
+import { IllegalOperationError } from 'amqplib';
 import type { ChannelModel, ConfirmChannel, Message } from 'amqplib';
 import type { OutboundMessage } from '../../types.ts';
-import { declareTopology, type Topology } from './topology.ts';
-import { redactSecrets, redactUrl } from '../../observe/redact.ts';
-import { LinkLostError, PoolClosedError, TopologyError, UnpublishableError } from './errors.ts';
-import { coalesceWrites } from '../../coalesce-writes.ts';
-import type { Writable } from 'node:stream';
+import type { Topology } from '../../amqp/topology.ts';
+import { AmqpSession, type AmqpTls, type ReconnectPolicy, type SessionState } from '../../amqp/session.ts';
+import { LinkLostError, PoolClosedError, UnpublishableError, maxMessageSizeRefusal } from '../../amqp/errors.ts';
+import { returnReason } from '../../adapters/amqplib.ts';
 
 export type PublishResult =
   | { kind: 'confirmed' }
@@ -34,16 +33,16 @@ export interface ConfirmPoolOptions {
   windowPerChannel: number;
   /** 0 disables heartbeats (amqplib >= 2). A dead link is noticed after 2-3 intervals. */
   heartbeatSec: number;
-  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; passphrase?: string };
+  tls?: AmqpTls;
   exchange: string;
   topology: Topology;
-  reconnect: { initialMs: number; maxMs: number };
+  reconnect: ReconnectPolicy;
   /** Socket connect + AMQP handshake must finish within this; a blackholed broker otherwise hangs the attempt. Default 10 s. */
   connectTimeoutMs?: number;
   logger?: Logger;
 }
 
-export type ConnectionState = 'connecting' | 'open' | 'blocked' | 'closed';
+export type ConnectionState = SessionState;
 
 export interface ConnectionInfo {
   /** The URL in use (or next to try), password removed. */
@@ -96,31 +95,12 @@ interface PoolChannel {
   inFlight: Map<number, Pending>;
 }
 
-interface Slot {
-  index: number;
-  urlIndex: number;
-  state: ConnectionState;
-  model?: ChannelModel;
-  blocked: boolean;
-  channels: PoolChannel[];
-  attempt: number;
-  lastError?: string;
-  wake?: () => void;
-  done?: Promise<void>;
-}
-
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function withHeartbeat(url: string, sec: number): string {
-  const u = new URL(url);
-  if (!u.searchParams.has('heartbeat')) u.searchParams.set('heartbeat', String(sec));
-  return u.toString();
-}
-
-/** Frees the socket amqplib only half-closes (stream.end) after a heartbeat timeout. */
-function destroySocket(model: ChannelModel): void {
-  const conn = (model as unknown as { connection?: { stream?: { destroy?: () => void } } }).connection;
-  conn?.stream?.destroy?.();
+interface Slot {
+  index: number;
+  session: AmqpSession;
+  channels: PoolChannel[];
 }
 
 export class ConfirmPool extends EventEmitter {
@@ -132,7 +112,6 @@ export class ConfirmPool extends EventEmitter {
   private head = 0;
   private inFlightTotal = 0;
   private closing = false;
-  private started = false;
   private pumping = false;
   private idleWaiters: (() => void)[] = [];
   private readonly counters: PoolCounters = {
@@ -153,32 +132,63 @@ export class ConfirmPool extends EventEmitter {
     }
     this.opts = opts;
     this.log = opts.logger;
-    for (let i = 0; i < opts.connections; i++) {
-      // Spread connections over the URLs from the start; each then fails over in turn.
-      this.slots.push({ index: i, urlIndex: i % opts.urls.length, state: 'closed', blocked: false, channels: [], attempt: 0 });
+    for (let index = 0; index < opts.connections; index++) {
+      const slot: Slot = {
+        index,
+        channels: [],
+        session: new AmqpSession({
+          name: `edge-bridge-egress-${index}`,
+          urls: opts.urls,
+          // Spread connections over the URLs from the start; each then fails over in turn.
+          firstUrl: index,
+          heartbeatSec: opts.heartbeatSec,
+          tls: opts.tls,
+          reconnect: opts.reconnect,
+          connectTimeoutMs: opts.connectTimeoutMs,
+          topology: opts.topology,
+          coalesceWrites: true,
+          logger: opts.logger,
+          setup: async (model) => {
+            slot.channels = [];
+            for (let i = 0; i < opts.channelsPerConnection; i++) await this.openChannel(slot, model);
+          },
+        }),
+      };
+      const s = slot.session;
+      s.on('connected', (e: { url: string }) => {
+        this.emit('connected', { index, ...e });
+        this.pump();
+      });
+      s.on('disconnected', (e: { url: string; error?: Error }) => {
+        slot.channels = [];
+        this.emit('disconnected', { index, ...e });
+      });
+      s.on('reconnect', (e: { url: string; attempt: number; delayMs: number; error?: Error }) => {
+        this.counters.reconnects++;
+        this.emit('reconnect', { index, ...e });
+      });
+      s.on('blocked', (e: { url: string; reason: string }) => this.emit('blocked', { index, ...e }));
+      s.on('unblocked', (e: { url: string }) => {
+        this.emit('unblocked', { index, ...e });
+        this.pump();
+      });
+      s.on('topologyError', (err: Error) => this.emit('topologyError', err));
+      this.slots.push(slot);
     }
   }
 
   /** Starts connecting. Never throws for an unreachable broker: it keeps retrying. Resolves once each connection has made its first attempt. */
   async start(): Promise<void> {
-    if (this.started) return;
-    this.started = true;
-    const firstAttempts = this.slots.map(
-      (slot) =>
-        new Promise<void>((resolve) => {
-          slot.done = this.run(slot, resolve);
-        }),
-    );
-    await Promise.all(firstAttempts);
+    await Promise.all(this.slots.map((s) => s.session.start()));
   }
 
   get ready(): boolean {
-    return this.slots.some((s) => s.state === 'open' && s.channels.some((c) => c.open));
+    return this.slots.some((s) => s.session.state === 'open' && s.channels.some((c) => c.open));
   }
 
   /** True while some open connection is blocked by the broker (memory/disk alarm). */
   get blocked(): boolean {
-    return this.slots.some((s) => s.model !== undefined && s.blocked);
+    return this.slots.some((s) => s.session.blocked);
   }
 
   state(): PoolState {
@@ -187,11 +197,11 @@ export class ConfirmPool extends EventEmitter {
       blocked: this.blocked,
       queued: this.queue.length - this.head,
       connections: this.slots.map((s) => ({
-        url: redactUrl(this.urlOf(s)),
-        state: s.state,
+        url: s.session.url,
+        state: s.session.state,
         channels: s.channels.filter((c) => c.open).length,
         inFlight: s.channels.reduce((n, c) => n + c.inFlight.size, 0),
-        ...(s.lastError !== undefined && { lastError: s.lastError }),
+        ...(s.session.lastError !== undefined && { lastError: s.session.lastError.message }),
       })),
       counters: { ...this.counters },
     };
@@ -223,131 +233,10 @@ export class ConfirmPool extends EventEmitter {
     if (this.inFlightTotal > 0) {
       await Promise.race([new Promise<void>((r) => this.idleWaiters.push(r)), sleep(timeoutMs)]);
     }
-    for (const slot of this.slots) slot.wake?.();
-    await Promise.all(this.slots.map((s) => this.closeModel(s)));
-    await Promise.all(this.slots.map((s) => s.done));
+    await Promise.all(this.slots.map((s) => s.session.close()));
   }
 
-  // ---- connection loop ----
-
-  private urlOf(slot: Slot): string {
-    return this.opts.urls[slot.urlIndex % this.opts.urls.length]!;
-  }
-
-  private async run(slot: Slot, firstAttemptDone: () => void): Promise<void> {
-    while (!this.closing) {
-      const url = this.urlOf(slot);
-      slot.state = 'connecting';
-      let openedAt = 0;
-      let lastError: Error | undefined;
-      try {
-        const { closed } = await this.openConnection(slot, url);
-        // close() may have run while we were declaring: it found no model to close then.
-        if (this.closing) {
-          await this.closeModel(slot);
-          break;
-        }
-        openedAt = Date.now();
-        slot.lastError = undefined;
-        slot.state = slot.blocked ? 'blocked' : 'open';
-        this.log?.info({ url: redactUrl(url), index: slot.index }, 'amqp connected');
-        this.emit('connected', { index: slot.index, url: redactUrl(url) });
-        firstAttemptDone();
-        this.pump();
-        lastError = await closed;
-        if (!this.closing) this.log?.warn({ url: redactUrl(url), index: slot.index, err: lastError }, 'amqp connection lost');
-        this.emit('disconnected', { index: slot.index, url: redactUrl(url), error: lastError });
-      } catch (err) {
-        lastError = err as Error;
-        if (err instanceof TopologyError) {
-          this.log?.error({ err, url: redactUrl(url) }, 'topology rejected by broker; will retry with backoff');
-          this.emit('topologyError', err);
-        } else {
-          this.log?.warn({ err, url: redactUrl(url), index: slot.index }, 'amqp connect failed');
-        }
-        await this.closeModel(slot);
-      }
-      slot.state = 'closed';
-      slot.blocked = false;
-      if (lastError) slot.lastError = redactSecrets(lastError.message);
-      firstAttemptDone();
-      if (this.closing) break;
-      // A connection that stayed up a while starts the backoff over; a flapping one does not.
-      if (openedAt && Date.now() - openedAt >= Math.max(this.opts.reconnect.maxMs, 5_000)) slot.attempt = 0;
-      slot.attempt++;
-      slot.urlIndex++; // fail over in turn
-      const delayMs = this.backoff(slot.attempt);
-      this.counters.reconnects++;
-      this.emit('reconnect', { index: slot.index, url: redactUrl(this.urlOf(slot)), attempt: slot.attempt, delayMs, error: lastError });
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, delayMs);
-        slot.wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      slot.wake = undefined;
-    }
-    slot.state = 'closed';
-  }
-
-  /** Exponential backoff with equal jitter: half fixed, half random, capped at maxMs. */
-  private backoff(attempt: number): number {
-    const { initialMs, maxMs } = this.opts.reconnect;
-    const base = Math.min(maxMs, initialMs * 2 ** Math.min(attempt - 1, 30));
-    return Math.round(base / 2 + Math.random() * (base / 2));
-  }
-
-  /** Connects, declares topology, opens the confirm channels. `closed` settles when the connection goes (boxed: an async function would adopt a bare promise). */
-  private async openConnection(slot: Slot, url: string): Promise<{ closed: Promise<Error | undefined> }> {
-    const secure = url.startsWith('amqps:');
-    const tls = this.opts.tls ?? {};
-    const model = await connect(withHeartbeat(url, this.opts.heartbeatSec), {
-      timeout: this.opts.connectTimeoutMs ?? 10_000,
-      noDelay: true,
-      clientProperties: { connection_name: `edge-bridge-egress-${slot.index}` },
-      ...(secure ? { ca: tls.ca, cert: tls.cert, key: tls.key, passphrase: tls.passphrase } : {}),
-    });
-    const stream = (model as unknown as { connection?: { stream?: Writable } }).connection?.stream;
-    if (stream) coalesceWrites(stream);
-    slot.model = model;
-    slot.blocked = false;
-    let lastError: Error | undefined;
-    const closed = new Promise<Error | undefined>((resolve) => {
-      model.on('error', (err: Error) => {
-        lastError = err;
-      });
-      model.on('close', (err?: Error) => {
-        destroySocket(model);
-        if (slot.model === model) slot.model = undefined;
-        slot.channels = [];
-        resolve(err ?? lastError);
-      });
-    });
-    model.on('blocked', (reason: string) => {
-      slot.blocked = true;
-      if (slot.state === 'open') slot.state = 'blocked';
-      this.log?.warn({ url: redactUrl(url), reason }, 'amqp connection blocked by broker');
-      this.emit('blocked', { index: slot.index, url: redactUrl(url), reason });
-    });
-    model.on('unblocked', () => {
-      slot.blocked = false;
-      if (slot.state === 'blocked') slot.state = 'open';
-      this.emit('unblocked', { index: slot.index, url: redactUrl(url) });
-      this.pump();
-    });
-    if (this.closing) throw new PoolClosedError();
-    await this.declare(model);
-    for (let i = 0; i < this.opts.channelsPerConnection; i++) await this.openChannel(slot, model);
-    return { closed };
-  }
-
-  private async declare(model: ChannelModel): Promise<void> {
-    const ch = await model.createChannel();
-    ch.on('error', () => {}); // a failed declare closes the channel; the rejection carries the error
-    await declareTopology(ch, this.opts.topology);
-    await ch.close().catch(() => {});
-  }
+  // ---- channels ----
 
   private async openChannel(slot: Slot, model: ChannelModel): Promise<void> {
     const ch = await model.createConfirmChannel();
@@ -370,7 +259,7 @@ export class ConfirmPool extends EventEmitter {
       this.failChannel(pc, channelError);
       slot.channels = slot.channels.filter((c) => c !== pc);
       // A channel the broker closed (e.g. 404: exchange deleted under us) on a live connection:
-      // re-declare and reopen. When the whole connection went, run() reconnects instead.
+      // re-declare and reopen. When the whole connection went, the session reconnects instead.
       if (!this.closing && channelError) {
         setTimeout(() => void this.reopenChannel(slot, model), Math.min(this.opts.reconnect.initialMs, 1_000));
       }
@@ -380,24 +269,15 @@ export class ConfirmPool extends EventEmitter {
   }
 
   private async reopenChannel(slot: Slot, model: ChannelModel): Promise<void> {
-    if (this.closing || slot.model !== model) return;
+    if (this.closing || slot.session.model !== model) return;
     try {
-      await this.declare(model);
+      await slot.session.redeclare();
       await this.openChannel(slot, model);
       this.pump();
     } catch (err) {
       this.log?.warn({ err }, 'reopening channel failed; closing connection to start over');
-      await this.closeModel(slot);
+      await slot.session.restart();
     }
-  }
-
-  private async closeModel(slot: Slot): Promise<void> {
-    const model = slot.model;
-    if (!model) return;
-    slot.model = undefined;
-    // close() waits for CloseOk, which a blackholed link never sends.
-    await Promise.race([model.close().catch(() => {}), sleep(2_000)]);
-    destroySocket(model);
   }
 
   // ---- publishing ----
@@ -409,13 +289,13 @@ export class ConfirmPool extends EventEmitter {
     // Counted, then walked to the picked one: no array per message.
     let usable = 0;
     for (const slot of this.slots) {
-      if (slot.state !== 'open' || slot.blocked) continue;
+      if (slot.session.state !== 'open') continue;
       for (const c of slot.channels) if (c.open) usable++;
     }
     if (usable === 0) return undefined;
     let n = hashDevice(device) % usable;
     for (const slot of this.slots) {
-      if (slot.state !== 'open' || slot.blocked) continue;
+      if (slot.session.state !== 'open') continue;
       for (const c of slot.channels) {
         if (!c.open || n-- > 0) continue;
         if (c.draining || c.inFlight.size >= this.opts.windowPerChannel) return undefined;
@@ -511,8 +391,7 @@ export class ConfirmPool extends EventEmitter {
       this.log?.warn({ messageId: id }, 'basic.return for no in-flight message');
       return;
     }
-    const f = m.fields as unknown as { replyCode: number; replyText: string };
-    p.returned = { replyCode: f.replyCode, replyText: f.replyText };
+    p.returned = returnReason(m);
   }
 
   private settle(p: Pending, ack: boolean): void {
@@ -538,14 +417,18 @@ export class ConfirmPool extends EventEmitter {
     }
   }
 
-  /** The channel closed with confirms outstanding: their fate is unknown, so the caller retries. */
+  /** The channel closed with confirms outstanding: their fate is unknown, so the caller retries, except those the close names as too big. */
   private failChannel(pc: PoolChannel, cause: Error | undefined): void {
+    const maxSize = maxMessageSizeRefusal(cause);
     for (const p of pc.inFlight.values()) {
       this.forget();
+      const size = p.job.msg.body.length;
       if (p.returned) {
         // The broker already said it cannot route this: that answer stands without the ack.
         this.counters.returned++;
         p.job.resolve({ kind: 'returned', ...p.returned });
+      } else if (maxSize !== undefined && size > maxSize) {
+        p.job.resolve(this.fail(new UnpublishableError(`${size} bytes is over the broker's max_message_size ${maxSize}`, { cause })));
       } else {
         p.job.resolve(this.fail(new LinkLostError(undefined, { cause })));
       }

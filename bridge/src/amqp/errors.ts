@@ -47,6 +47,17 @@ export class TopologyError extends EgressError {
   }
 }
 
+/**
+ * RabbitMQ answers a publish over max_message_size by closing the channel with 406
+ * "message size N is larger than configured max size M" (rabbit_channel, 3.8 to 3.13):
+ * every publish in flight on it fails. M tells which of them can never pass.
+ */
+export function maxMessageSizeRefusal(channelError: (Error & { code?: number }) | undefined): number | undefined {
+  if (channelError?.code !== 406) return undefined;
+  const m = /message size \d+ is larger than configured max size (\d+)/.exec(channelError.message);
+  return m ? Number(m[1]) : undefined;
+}
+
 /** What the caller does with a publish outcome: 'done' for a confirm, else an ErrorAction. */
 export function actionFor(
   result: { kind: 'confirmed' } | { kind: 'returned' } | { kind: 'nacked' } | { kind: 'failed'; error: Error },
