@@ -2,10 +2,12 @@
 // three URLs through one TCP proxy per node). Counted by message_id: what devices
 // saw acknowledged against what RabbitMQ holds. npm test runs one fault (kill -9 of
 // the connected node); CHAOS_PROFILE=full runs them all, and two sites at once.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import amqp from 'amqplib';
+import mqtt from 'mqtt';
+import { encodeBatch } from '../../src/codec/index.ts';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startPrivateRabbitCluster, type PrivateRabbitCluster } from '../../../shared/testkit/rabbit-cluster.ts';
 import type { PrivateRabbit } from '../../../shared/testkit/rabbit-node.ts';
@@ -21,13 +23,15 @@ const between = (lo: number, hi: number) => lo + Math.floor(rng() * (hi - lo));
 const HEARTBEAT_SEC = 2;
 /** Majority lost for this long with the fleet publishing. */
 const MINORITY_MS = FULL ? 30_000 : 10_000;
+/** The cluster's max_message_size: a poison batch (120 readings) is over it, every other batch far under. */
+const MAX_MESSAGE_SIZE = 2048;
 
 let cluster: PrivateRabbitCluster;
 let proxies: TcpProxy[] = [];
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 
 beforeAll(async () => {
-  cluster = await startPrivateRabbitCluster({ label: 'chcl' });
+  cluster = await startPrivateRabbitCluster({ label: 'chcl', config: `max_message_size = ${MAX_MESSAGE_SIZE}` });
   proxies = await Promise.all(cluster.nodes.map((n) => startTcpProxy({ targetPort: n.amqpPort })));
   recordResult({
     fault: 'cluster boot (3 private nodes)', injected: 0, acknowledged: 0, delivered: 0, lost: 0, duplicates: 0, droppedByPolicy: 0, expiredByPolicy: 0,
@@ -45,6 +49,8 @@ afterAll(async () => {
 
 interface Rig {
   prefix: string;
+  dir: string;
+  mqttPort: number;
   bridge: BridgeProcess;
   fleet: Fleet;
   serial?: SerialNodes;
@@ -72,7 +78,70 @@ async function rig(label: string, o: { nodes?: number; serialNodes?: number; top
     await bridge.kill();
     rmSync(dir, { recursive: true, force: true });
   });
-  return { prefix, bridge, fleet, serial, queue: topology.queue, httpPort };
+  return { prefix, dir, mqttPort, bridge, fleet, serial, queue: topology.queue, httpPort };
+}
+
+/**
+ * A device publishing QoS1 batches one at a time; every 20th is a poison (over the
+ * cluster's max_message_size, under the bridge's own payload limit), so poisons are in
+ * flight whenever a fault lands. Counts what was PUBACKed, poison or not.
+ */
+class PoisonDevice {
+  readonly device: string;
+  readonly acked = new Set<string>();
+  readonly poisonAcked = new Set<string>();
+  private stopped = false;
+  private done: Promise<void> = Promise.resolve();
+  constructor(private readonly r: Rig) {
+    this.device = `${r.prefix}-poison`;
+  }
+  static isPoison = (seq: number) => seq % 20 === 0;
+  body(seq: number): Buffer {
+    const n = PoisonDevice.isPoison(seq) ? 120 : 2;
+    return encodeBatch({ v: 1, device: this.device, boot: 1, seq, fw: 'chaos-1', ts: 1_700_000_000_000 + seq, unsynced: false,
+      readings: Array.from({ length: n }, (_, i) => ({ sensor: 'temperature', offset: i * 10, value: 20 + i / 8 })) });
+  }
+  start(): void {
+    this.done = (async () => {
+      let seq = 1;
+      while (!this.stopped) {
+        const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${this.r.mqttPort}`, { clientId: this.device, reconnectPeriod: 0, connectTimeout: 3000 }).catch(() => undefined);
+        if (!client) {
+          await sleep(100);
+          continue;
+        }
+        try {
+          while (!this.stopped) {
+            await client.publishAsync(`chaos/${this.device}/telemetry`, this.body(seq), { qos: 1 });
+            const id = `${this.device}:1:${seq}`;
+            (PoisonDevice.isPoison(seq) ? this.poisonAcked : this.acked).add(id);
+            seq++;
+            await sleep(50);
+          }
+        } catch {
+          /* resent after reconnecting */
+        }
+        client.end(true);
+      }
+    })();
+  }
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.done;
+  }
+  owns = (id: string) => id.startsWith(`${this.device}:1:`);
+  /** Times each id was parked as unpublishable in the bridge's quarantine. */
+  parked(): Map<string, number> {
+    const file = join(this.r.dir, 'quarantine', 'quarantine.jsonl');
+    const out = new Map<string, number>();
+    if (!existsSync(file)) return out;
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      if (!line.includes('unpublishable')) continue;
+      const ids = new Set(line.match(new RegExp(`${this.device.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:1:\\d+`, 'g')) ?? []);
+      for (const id of ids) out.set(id, (out.get(id) ?? 0) + 1);
+    }
+    return out;
+  }
 }
 
 /** Index of the node the bridge's one connection goes to (through its proxy). */
@@ -122,20 +191,32 @@ async function restart(n: PrivateRabbit): Promise<void> {
 }
 
 /** Stops the devices, counts the queue by message_id on a live node, records the rows, checks nothing acknowledged is missing. */
-async function finish(r: Rig, fault: string, injected: number, note: string) {
+async function finish(r: Rig, fault: string, injected: number, note: string, poison?: PoisonDevice) {
   await r.fleet.stop();
   await r.serial?.stop();
+  await poison?.stop();
   const serialAcked = r.serial?.acked() ?? new Set<string>();
   const counter = new QueueCounter(cluster.nodes.find((n) => n.osPid !== undefined)!.amqpUrl, r.queue);
   await waitFor(async () => (await counter.start(), true), { timeoutMs: 30_000, what: 'queue reachable' });
   await counter.settle(new Set([...r.fleet.acked, ...serialAcked]), 180_000);
   const ofFleet = fleetId(r.prefix);
-  const sent = (id: string) => ofFleet(id) || !!r.serial?.sent(id);
-  const c = counter.count(r.fleet.acked, sent, ofFleet);
+  const sent = (id: string) => ofFleet(id) || !!r.serial?.sent(id) || !!poison?.owns(id);
+  const c = counter.count(new Set([...r.fleet.acked, ...(poison?.acked ?? [])]), sent, ofFleet);
+  let poisonNote = '';
+  if (poison) {
+    // every PUBACKed poison parked exactly once, none in RabbitMQ, nothing left waiting behind it
+    await waitFor(() => [...poison.poisonAcked].every((id) => poison.parked().has(id)), { timeoutMs: 60_000, what: 'every poison parked' }).catch(() => {});
+    const parked = poison.parked();
+    expect([...poison.poisonAcked].filter((id) => parked.get(id) !== 1).slice(0, 20), 'poisons not parked exactly once').toEqual([]);
+    expect([...counter.seen.keys()].filter((id) => poison.owns(id) && PoisonDevice.isPoison(Number(id.split(':')[2]))), 'poisons in RabbitMQ').toEqual([]);
+    expect(await metric(r, 'edge_store_records')).toBe(0);
+    expect(poison.poisonAcked.size).toBeGreaterThan(0);
+    poisonNote = `; ${poison.poisonAcked.size} poison batches (over max_message_size ${MAX_MESSAGE_SIZE}) PUBACKed, each parked once as unpublishable, none in RabbitMQ; the poison device's ${poison.acked.size} other batches delivered`;
+  }
   const s = r.serial && counter.count(serialAcked, sent, (id) => r.serial!.owns(id));
   await counter.close();
   await r.bridge.kill('SIGTERM');
-  recordResult({ fault, injected, acknowledged: r.fleet.acked.size, delivered: c.delivered, lost: c.lost.length, duplicates: c.duplicates, droppedByPolicy: 0, expiredByPolicy: 0, note });
+  recordResult({ fault, injected, acknowledged: r.fleet.acked.size, delivered: c.delivered, lost: c.lost.length, duplicates: c.duplicates, droppedByPolicy: 0, expiredByPolicy: 0, note: note + poisonNote });
   if (r.serial && s) {
     recordResult({ fault: `${fault}: serial ACK`, injected, acknowledged: serialAcked.size, delivered: s.delivered, lost: s.lost.length, duplicates: s.duplicates, droppedByPolicy: 0, expiredByPolicy: 0,
       note: `${r.serial.size} POSIX edge-nodes on ptys; ${r.serial.retransmits} retransmits, ${r.serial.droppedByNode} dropped from a full node outbox (never ACKed)` });
@@ -155,11 +236,13 @@ const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 describe(`chaos on a 3-node RabbitMQ cluster (${PROFILE.name})`, () => {
   const kills = FULL ? 3 : 1;
-  it(`kill -9 of the node the bridge is connected to, ${kills}x, under load from ${PROFILE.nodes} MQTT and ${PROFILE.serialNodes} serial nodes: nothing acknowledged lost`, async () => {
+  it(`kill -9 of the node the bridge is connected to, ${kills}x, under load from ${PROFILE.nodes} MQTT and ${PROFILE.serialNodes} serial nodes and a device sending poison records: nothing acknowledged lost, every poison parked once`, async () => {
     const r = await rig('kill', { serialNodes: PROFILE.serialNodes });
+    const poison = new PoisonDevice(r);
     await r.bridge.start();
     r.fleet.start();
     r.serial!.start();
+    poison.start();
     const failovers: number[] = [];
     const drains: number[] = [];
     for (let k = 0; k < kills; k++) {
@@ -178,8 +261,8 @@ describe(`chaos on a 3-node RabbitMQ cluster (${PROFILE.name})`, () => {
     }
     await r.fleet.progress(100);
     await r.serial!.progress(3, 60_000);
-    await finish(r, 'cluster: kill -9 of the connected node', kills,
-      `bridge connected to another node ${failovers.map(sec).join(', ')} after the kill; store backlog back to its level before the kill ${drains.map(sec).join(', ')} after it`);
+    await finish(r, 'cluster: kill -9 of the connected node, poison records in flight', kills,
+      `bridge connected to another node ${failovers.map(sec).join(', ')} after the kill; store backlog back to its level before the kill ${drains.map(sec).join(', ')} after it`, poison);
   });
 
   // The rest run in the full profile only (CI budget; README).
