@@ -7,7 +7,7 @@
 //   3. libFuzzer on the C deframer and command parser, FUZZ_RUNS executions each.
 // Writes the results table between the markers in docs/reliability.md.
 //   --subset    the npm test figures (3 kills, 10 + 2 nodes, 10 s outage), for a quick look
-//   --seed N    seeds the fault moments and offsets (default 20261124)
+//   --seed N    seeds the fault moments and offsets (else CHAOS_SEED, else a random seed, printed)
 //   --no-doc    print the table only
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,7 +19,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const subset = args.includes('--subset');
 const seedAt = args.indexOf('--seed');
-const seed = seedAt >= 0 ? args[seedAt + 1] : '20261124';
+const seed = seedAt >= 0 ? args[seedAt + 1] : (process.env.CHAOS_SEED ?? String(1 + Math.floor(Math.random() * (2 ** 31 - 1))));
+console.log(`chaos seed ${seed} (replay: npm run chaos -- --seed ${seed})`);
 const fuzzRuns = process.env.FUZZ_RUNS ?? (subset ? '20000' : '1000000');
 const results = join(mkdtempSync(join(tmpdir(), 'chaos-')), 'results.jsonl');
 const bin = (name) => join(root, 'node_modules', '.bin', name);
@@ -75,7 +76,7 @@ const lines = [
   '',
   '| Stage | Result | Time |',
   '|---|---|---:|',
-  ...stages.map((s) => `| ${s.name} | ${s.ok ? 'passed' : 'FAILED'} | ${s.seconds.toFixed(0)} s |`),
+  ...stages.map((s) => `| ${s.name} | ${s.ok ? 'passed' : `FAILED (replay: --seed ${seed})`} | ${s.seconds.toFixed(0)} s |`),
   '',
   `fast-check: ${fuzzRuns} cases shared between the codec/COBS properties, plus the routing-key properties; ${props.ok ? '0 failures' : 'FAILURES, see the log'}.`,
   fuzz ? `libFuzzer: ${execs.map((n) => n.toLocaleString('en')).join(' + ')} executions (deframer + cmd), ${fuzz.ok ? '0 crashes' : 'CRASH or error, see the log'}.` : 'libFuzzer: firmware/Makefile missing, not run.',

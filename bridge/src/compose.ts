@@ -282,8 +282,8 @@ export function topologyFromConfig(config: BridgeConfig): Topology {
   const t = config.amqp.topology;
   return {
     exchange: { name: t.exchange, type: 'topic', durable: true },
-    alternate: { exchange: t.alternateExchange, queue: t.unroutableQueue },
-    deadLetter: { exchange: t.deadLetterExchange, queue: t.deadLetterQueue },
+    alternate: { exchange: t.alternateExchange, queue: t.unroutableQueue, type: t.unroutableQueueType },
+    deadLetter: { exchange: t.deadLetterExchange, queue: t.deadLetterQueue, type: t.deadLetterQueueType },
     queues: t.queues.map((q) => ({
       name: q.name,
       bindings: q.bindings,

@@ -14,6 +14,17 @@ export interface QueueSpec {
   deadLetter?: boolean;
 }
 
+/**
+ * An exchange and its one queue. type 'quorum' on a cluster: a classic queue whose
+ * home node is down cannot be re-declared (404), so the topology would not heal.
+ */
+export interface SideQueue {
+  exchange: string;
+  queue: string;
+  /** Unset: classic (the broker's default), as before the option existed. */
+  type?: 'classic' | 'quorum';
+}
+
 export interface Topology {
   exchange: { name: string; type: 'topic'; durable: true };
   /**
@@ -21,9 +32,9 @@ export interface Topology {
    * being returned. Optional so an exchange without an AE can be declared (then mandatory
    * publishes that match no binding come back as 'returned').
    */
-  alternate?: { exchange: string; queue: string };
+  alternate?: SideQueue;
   /** Dead-letter exchange (fanout) and its queue, used by queues with `deadLetter: true`. */
-  deadLetter?: { exchange: string; queue: string };
+  deadLetter?: SideQueue;
   queues: QueueSpec[];
 }
 
@@ -40,6 +51,10 @@ function queueArguments(q: QueueSpec, t: Topology): Record<string, unknown> {
   return args;
 }
 
+function sideQueueOptions(s: SideQueue): { durable: true; arguments?: Record<string, unknown> } {
+  return s.type ? { durable: true, arguments: { 'x-queue-type': s.type } } : { durable: true };
+}
+
 /** Idempotent: declares exchanges, queues and bindings; safe to run on every connect. */
 export async function declareTopology(ch: Channel, t: Topology): Promise<void> {
   // Check everything we can before touching the broker.
@@ -47,12 +62,12 @@ export async function declareTopology(ch: Channel, t: Topology): Promise<void> {
   try {
     if (t.alternate) {
       await ch.assertExchange(t.alternate.exchange, 'fanout', { durable: true });
-      await ch.assertQueue(t.alternate.queue, { durable: true });
+      await ch.assertQueue(t.alternate.queue, sideQueueOptions(t.alternate));
       await ch.bindQueue(t.alternate.queue, t.alternate.exchange, '');
     }
     if (t.deadLetter) {
       await ch.assertExchange(t.deadLetter.exchange, 'fanout', { durable: true });
-      await ch.assertQueue(t.deadLetter.queue, { durable: true });
+      await ch.assertQueue(t.deadLetter.queue, sideQueueOptions(t.deadLetter));
       await ch.bindQueue(t.deadLetter.queue, t.deadLetter.exchange, '');
     }
     await ch.assertExchange(t.exchange.name, t.exchange.type, {

@@ -123,8 +123,11 @@ const amqp = z.strictObject({
       exchange: text().default('telemetry'),
       alternateExchange: text().default('telemetry.unroutable'),
       unroutableQueue: text().default('telemetry.unroutable'),
+      /** quorum on a cluster: a classic queue whose home node is down cannot be re-declared (404). Unset: classic. */
+      unroutableQueueType: oneOf(['classic', 'quorum']).optional(),
       deadLetterExchange: text().default('telemetry.dlx'),
       deadLetterQueue: text().default('telemetry.dlq'),
+      deadLetterQueueType: oneOf(['classic', 'quorum']).optional(),
       queues: z.array(queue, expect('a list of queues')).default([{ name: 'telemetry.all', bindings: ['#'] }]),
     })
     .prefault({}),

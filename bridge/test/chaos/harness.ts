@@ -4,12 +4,13 @@
 // count what was serial-ACKed, a reader that counts what reached RabbitMQ by
 // message_id, and the results rows the chaos script tabulates.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import amqp from 'amqplib';
 import mqtt from 'mqtt';
+import type { TestContext } from 'vitest';
 import { encodeBatch } from '../../src/codec/index.ts';
 import { spawnEdgeNode, type EdgeNodeHandle } from '../../../simulator/nodes/edge-node.ts';
 import { startPtyPair, type PtyPair } from '../../../shared/testkit/pty.ts';
@@ -22,7 +23,17 @@ export const PROFILE = FULL
   ? { name: 'full', kills: 20, nodes: 50, serialNodes: 3, outageMs: 60_000, rabbitKills: 3, diskAlarms: 2, diskAlarmMs: 30_000, netFaults: 3, diskFulls: 2, corruptRounds: 5 }
   : { name: 'subset', kills: 3, nodes: 10, serialNodes: 2, outageMs: 10_000, rabbitKills: 1, diskAlarms: 1, diskAlarmMs: 3000, netFaults: 1, diskFulls: 1, corruptRounds: 1 };
 
-export const SEED = Number(process.env.CHAOS_SEED ?? 20261124);
+/** CHAOS_SEED replays a run; without it every run draws its own seed (printed, and named in failures). */
+export const SEED = process.env.CHAOS_SEED ? Number(process.env.CHAOS_SEED) : randomInt(1, 2 ** 31);
+if (!Number.isInteger(SEED)) throw new Error(`CHAOS_SEED must be an integer, got ${process.env.CHAOS_SEED}`);
+process.stdout.write(`chaos seed ${SEED} (replay: CHAOS_SEED=${SEED})\n`);
+
+/** Call in a chaos file's beforeEach: a failing test's messages name the seed that replays it. */
+export function nameSeedOnFailure(ctx: TestContext): void {
+  ctx.onTestFailed(({ task }) => {
+    for (const e of task.result?.errors ?? []) e.message = `${e.message}\n[chaos seed ${SEED}: replay with CHAOS_SEED=${SEED}]`;
+  });
+}
 
 /** mulberry32: small, seedable, good enough to pick moments and offsets. */
 export function seeded(seed = SEED): () => number {
@@ -74,9 +85,15 @@ export function bridgeConfig(o: {
   serialPorts?: string[];
   /** 0 (default) when the test never scrapes /metrics. */
   httpPort?: number;
+  /** Every queue the topology declares, side queues too (a cluster). */
+  quorum?: boolean;
+  /** Names the topology (default prefix): two bridges given the same one share it. */
+  topologyPrefix?: string;
+  connections?: number;
 }): { config: Record<string, unknown>; topology: ChaosTopology } {
-  const p = o.prefix;
+  const p = o.topologyPrefix ?? o.prefix;
   const topology = { exchange: `${p}.tele`, queue: `${p}.all` };
+  const qt = o.quorum ? ('quorum' as const) : undefined;
   return {
     topology,
     config: {
@@ -84,6 +101,7 @@ export function bridgeConfig(o: {
       serial: { ports: (o.serialPorts ?? []).map((path) => ({ path })) },
       amqp: {
         urls: o.amqpUrls,
+        ...(o.connections ? { connections: o.connections } : {}),
         heartbeatSec: o.heartbeatSec ?? 10,
         reconnect: { initialMs: 200, maxMs: 2000 },
         topology: {
@@ -92,7 +110,8 @@ export function bridgeConfig(o: {
           unroutableQueue: `${p}.unroutable`,
           deadLetterExchange: `${p}.dlx`,
           deadLetterQueue: `${p}.dlq`,
-          queues: [{ name: topology.queue, bindings: ['chaos.#'] }],
+          ...(qt ? { unroutableQueueType: qt, deadLetterQueueType: qt } : {}),
+          queues: [{ name: topology.queue, bindings: ['chaos.#'], ...(qt ? { type: qt } : {}) }],
         },
       },
       routing: {

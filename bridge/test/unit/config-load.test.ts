@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, defaultConfig, ConfigError } from '../../src/config/index.ts';
 import { checkRoutes } from '../../src/routing/reachability.ts';
+import { topologyFromConfig } from '../../src/compose.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'edge-config-'));
 let n = 0;
@@ -238,7 +239,7 @@ describe('unknown keys are errors', () => {
 
   it('in env and flags', () => {
     expect(problems({ env: { EDGE_BRIDGE__AMQP__TOPOLOGY__EXCHNGE: 'x' } })).toEqual([
-      'amqp.topology.EXCHNGE: unknown setting (did you mean "exchange"?); expected one of exchange, alternateExchange, unroutableQueue, deadLetterExchange, deadLetterQueue, queues (from env EDGE_BRIDGE__AMQP__TOPOLOGY__EXCHNGE)',
+      'amqp.topology.EXCHNGE: unknown setting (did you mean "exchange"?); expected one of exchange, alternateExchange, unroutableQueue, unroutableQueueType, deadLetterExchange, deadLetterQueue, deadLetterQueueType, queues (from env EDGE_BRIDGE__AMQP__TOPOLOGY__EXCHNGE)',
     ]);
     expect(problems({ overrides: ['http.port.x=1'] })[0]).toMatch(/^http\.port: expected nothing after it/);
     expect(problems({ overrides: ['serial.ports.first.path=x'] })[0]).toMatch(/^serial\.ports: expected a list index after it, found "first"/);
@@ -281,6 +282,9 @@ describe('shipped config files', () => {
     const reach = checkRoutes(c.routing.rules, bindings);
     expect(reach.every((r) => r.reachable)).toBe(true);
     expect(reach[0]!.queues).toEqual(['floor1.all', 'temperature.all', 'factory.archive', 'telemetry.other']);
+    // on a cluster every queue the topology declares must outlive its node
+    expect(topologyFromConfig(c)).toMatchObject({ alternate: { type: 'quorum' }, deadLetter: { type: 'quorum' } });
+    expect(c.amqp.topology.queues.every((q) => q.type === 'quorum')).toBe(true);
   });
 
   it('config/dev.yaml loads: port 1884, data under ./data', () => {

@@ -45,6 +45,10 @@ describe('import boundaries', () => {
     expect(files).toEqual([]);
   });
 
+  it('the chaos store reader (an oracle for the store) imports nothing from bridge/src', () => {
+    expect(importsOf('bridge/test/chaos/store-reader.ts').filter((i) => i.startsWith('bridge/src/'))).toEqual([]);
+  });
+
   it('shared/testkit imports nothing from the product or its tests', () => {
     expect(offenders('shared/testkit', /^(bridge|simulator|bench)\//)).toEqual([]);
   });
