@@ -5,7 +5,7 @@
 // Oracles: what the device saw PUBACKed, what the private node's queue holds, and the
 // quarantine file on disk.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import amqp from 'amqplib';
@@ -102,4 +102,29 @@ describe('poison records are parked, the rest delivered', () => {
     const res = await bridge.health.metricsText();
     expect(res).toMatch(/^edge_store_records(\{[^}]*\})? 0$/m);
   }, 120_000);
+
+  it('a later poison is parked without being sent: the broker closes no channel for it', async () => {
+    const refusals = () =>
+      readdirSync(join(rabbit.dir, 'log'))
+        .map((f) => readFileSync(join(rabbit.dir, 'log', f), 'utf8'))
+        .join('')
+        .split('is larger than configured max size').length - 1;
+    const before = refusals();
+    expect(before).toBeGreaterThanOrEqual(1); // the first test's poison, in the broker's own log
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${bridge.mqttPort()}`, { clientId: device, reconnectPeriod: 0 });
+    await client.publishAsync(`factory/floor1/${device}/telemetry`, batch(100, 120), { qos: 1 });
+    await client.publishAsync(`factory/floor1/${device}/telemetry`, batch(101, 3), { qos: 1 });
+    await client.endAsync();
+    const quarantineFile = join(dir, 'quarantine', 'quarantine.jsonl');
+    await waitFor(() => readFileSync(quarantineFile, 'utf8').includes(`${device}:1:100`), { what: 'the second poison in the quarantine' });
+    const conn = await amqp.connect(rabbit.amqpUrl);
+    try {
+      const ch = await conn.createChannel();
+      await waitFor(async () => (await ch.checkQueue(`${prefix}.all`)).messageCount === 1, { what: 'the batch behind it delivered' });
+      expect((await ch.get(`${prefix}.all`, { noAck: true }) || undefined)?.properties.messageId).toBe(`${device}:1:101`);
+    } finally {
+      await conn.close().catch(() => {});
+    }
+    expect(refusals()).toBe(before);
+  }, 60_000);
 });

@@ -14,7 +14,7 @@ import type { ChannelModel, Message } from 'amqplib';
 import type { OutboundMessage, PublishOutcome } from '../../types.ts';
 import type { Topology } from '../../amqp/topology.ts';
 import { AmqpSession, type AmqpTls, type ReconnectPolicy, type SessionState } from '../../amqp/session.ts';
-import { PoolClosedError } from '../../amqp/errors.ts';
+import { PoolClosedError, UnpublishableError, maxMessageSizeRefusal } from '../../amqp/errors.ts';
 import { ConfirmWindow, type PublishJob } from './confirm-window.ts';
 
 export interface ConfirmPoolOptions {
@@ -68,6 +68,8 @@ export interface PoolState {
   counters: PoolCounters;
 }
 
+const MAX_MESSAGE_SIZE_MEMORY_MS = 10 * 60_000;
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 interface Slot {
@@ -86,6 +88,8 @@ export class ConfirmPool extends EventEmitter {
   private inFlightTotal = 0;
   private closing = false;
   private pumping = false;
+  /** The broker's max_message_size, learnt from a 406 that named it; bigger messages are parked without a send (each send would close a channel). Forgotten after a while, in case the limit is raised. */
+  private knownMaxMessageSize: { bytes: number; until: number } | undefined;
   private idleWaiters: (() => void)[] = [];
   private readonly counters: PoolCounters = {
     published: 0,
@@ -235,6 +239,8 @@ export class ConfirmPool extends EventEmitter {
       this.pump();
     });
     ch.on('close', () => {
+      const limit = maxMessageSizeRefusal(channelError);
+      if (limit !== undefined) this.knownMaxMessageSize = { bytes: limit, until: Date.now() + MAX_MESSAGE_SIZE_MEMORY_MS };
       w.closed(channelError);
       slot.channels = slot.channels.filter((c) => c !== w);
       // A channel the broker closed (e.g. 404: exchange deleted under us) on a live connection:
@@ -305,6 +311,11 @@ export class ConfirmPool extends EventEmitter {
   }
 
   private send(w: ConfirmWindow, job: PublishJob): void {
+    const known = this.knownMaxMessageSize;
+    if (known !== undefined && job.msg.body.length > known.bytes) {
+      if (Date.now() < known.until) return job.resolve(this.fail(new UnpublishableError(`${job.msg.body.length} bytes is over the broker's max_message_size ${known.bytes}`)));
+      this.knownMaxMessageSize = undefined;
+    }
     const sent = w.send(job);
     if (sent === 'closing') {
       this.queue[--this.head] = job;
