@@ -11,6 +11,36 @@ export interface TargetRow {
   findings?: string;
 }
 
+/** The bench's targets, in one place: each compares a ratio or a figure from one run against its bound. */
+export interface TargetSpec {
+  what: string;
+  /** As printed, e.g. '>= 0.85x'. */
+  target: string;
+  atLeast?: number;
+  atMost?: number;
+}
+
+export const TARGETS = {
+  vsCeiling: { what: 'Bridge (scenario 2) vs the ceiling', target: '>= 0.85x', atLeast: 0.85 },
+  vsPlugin: { what: 'Bridge vs the MQTT plugin', target: '>= 1.0x', atLeast: 1.0 },
+  vsNaive: { what: 'Bridge vs the naive bridge', target: '>= 10x', atLeast: 10 },
+  externalVsEmbedded: { what: 'External-broker mode (scenario 3) vs embedded (scenario 2)', target: '>= 0.8x', atLeast: 0.8 },
+  p99VsPlugin: { what: 'Bridge p99 vs plugin p99, both at 50 % of the plugin max', target: '<= 1.5x', atMost: 1.5 },
+  p50VsPlugin: { what: 'Bridge p50 at 50 % of its own max vs plugin p50 at 50 % of its own', target: '<= 2.0x', atMost: 2.0 },
+  vsBaseline: { what: 'Bridge vs the baseline checkout (old against new)', target: '>= 0.9x', atLeast: 0.9 },
+  backlogRss: { what: 'RSS with the backlog stored', target: '<= 150 MB', atMost: 150 },
+  drainVsCeiling: { what: 'Drain of the backlog under live traffic vs the ceiling', target: '>= 0.8x', atLeast: 0.8 },
+  connectionsRss: { what: 'MQTT connections, RSS idle / trickle', target: '<= 250 MB (10k)', atMost: 250 },
+} as const satisfies Record<string, TargetSpec>;
+
+/** Met, missed, or undefined when the figure was not measured (NaN). */
+export function verdict(spec: TargetSpec, value: number): boolean | undefined {
+  if (!Number.isFinite(value)) return undefined;
+  if (spec.atLeast !== undefined && value < spec.atLeast) return false;
+  if (spec.atMost !== undefined && value > spec.atMost) return false;
+  return true;
+}
+
 export interface ScenarioRow {
   name: string;
   msgsPerSec: number;

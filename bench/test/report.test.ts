@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { consoleReport, markdownReport, svgChart, updateReadme, type ScenarioRow, type TargetRow } from '../lib/report.ts';
+import { TARGETS, consoleReport, markdownReport, svgChart, updateReadme, verdict, type ScenarioRow, type TargetRow } from '../lib/report.ts';
 import { cpuSeconds, rssBytes, sampleProcess } from '../lib/proc-stats.ts';
 import { deployedEnvironment, deployedNodeOptions } from '../lib/bridge-process.ts';
 
@@ -17,6 +17,37 @@ const targets: TargetRow[] = [
   { what: 'Firmware text', target: '<= 24 KB', result: '11.5 KB', met: true },
   { what: 'Scale (2k only)', target: '<= 250 MB (10k)', result: '170 MB', met: undefined },
 ];
+
+describe('bench targets', () => {
+  it('holds the performance goals, each with its bound', () => {
+    expect(TARGETS.externalVsEmbedded).toMatchObject({ target: '>= 0.8x', atLeast: 0.8 });
+    expect(TARGETS.vsPlugin).toMatchObject({ target: '>= 1.0x', atLeast: 1.0 });
+    expect(TARGETS.vsCeiling).toMatchObject({ target: '>= 0.85x', atLeast: 0.85 });
+    expect(TARGETS.vsNaive).toMatchObject({ target: '>= 10x', atLeast: 10 });
+    expect(TARGETS.p99VsPlugin).toMatchObject({ target: '<= 1.5x', atMost: 1.5 });
+    expect(TARGETS.p50VsPlugin).toMatchObject({ target: '<= 2.0x', atMost: 2.0 });
+    expect(TARGETS.backlogRss).toMatchObject({ atMost: 150 });
+    expect(TARGETS.connectionsRss).toMatchObject({ atMost: 250 });
+    expect(TARGETS.drainVsCeiling).toMatchObject({ atLeast: 0.8 });
+  });
+
+  it('judges a figure at, beyond and inside each bound; an unmeasured one is no verdict', () => {
+    expect(verdict(TARGETS.vsCeiling, 0.85)).toBe(true);
+    expect(verdict(TARGETS.vsCeiling, 0.849)).toBe(false);
+    expect(verdict(TARGETS.p99VsPlugin, 1.5)).toBe(true);
+    expect(verdict(TARGETS.p99VsPlugin, 1.51)).toBe(false);
+    expect(verdict(TARGETS.p50VsPlugin, 0.4)).toBe(true);
+    expect(verdict(TARGETS.vsNaive, 12)).toBe(true);
+    expect(verdict(TARGETS.vsNaive, NaN)).toBeUndefined();
+  });
+
+  it('prints every target text as the console table shows it', () => {
+    const rows: TargetRow[] = Object.values(TARGETS).map((t) => ({ what: t.what, target: t.target, result: '1.00x', met: verdict(t, 1) }));
+    const text = consoleReport([], rows);
+    for (const t of Object.values(TARGETS)) expect(text).toContain(t.target);
+    expect(text).toMatch(/Bridge vs the naive bridge\s+>= 10x\s+1\.00x\s+MISSED/);
+  });
+});
 
 describe('bench report', () => {
   it('prints every scenario and a verdict per target, n/a for what was not measured', () => {
