@@ -30,7 +30,7 @@ import { Worker } from './lib/worker.ts';
 import { sampleCpu, sampleProcess, rssBytes, type CpuShare, type ProcSample } from './lib/proc-stats.ts';
 import { summariseProfile } from './lib/profile-summary.ts';
 import { benchBridgeConfig, startBridge, type BridgeProcess } from './lib/bridge-process.ts';
-import { TARGETS, consoleReport, markdownReport, median, svgChart, updateReadme, verdict, type ProfileRow, type ScenarioRow, type TargetRow, type TargetSpec } from './lib/report.ts';
+import { TARGETS, consoleReport, markdownReport, median, svgChart, updateReadme, verdict, type ProfileRow, type ScenarioRow, type LatencyStages, type TargetRow, type TargetSpec } from './lib/report.ts';
 import { READINGS_PER_BATCH } from './load/payload.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -202,16 +202,26 @@ interface Latency {
   rate: number;
   p50: number;
   p99: number;
+  stages?: LatencyStages;
 }
 
+const STAGE_HISTOGRAMS = ['edge_accept_to_durable_seconds', 'edge_accept_to_publish_seconds', 'edge_accept_to_confirm_seconds'];
+
 /** Paced phase at `rate`: publish-to-receipt latency, skipping the first second. */
-async function latency(phase: string, rate: number, load: (rate: number, durationMs: number) => Promise<LoadResult>): Promise<Latency> {
+async function latency(phase: string, rate: number, load: (rate: number, durationMs: number) => Promise<LoadResult>, bridgeUnderTest?: BridgeProcess): Promise<Latency> {
   progress(`  ${phase}: ${rate.toFixed(0)} msg/s for ${P.latMs / 1000} s (latency)`);
+  const before = await bridgeUnderTest?.histograms(STAGE_HISTOGRAMS);
   const r = await load(rate, P.latMs);
   await waitUntil(`${phase} delivered`, async () => (await count(phase)) >= r.acked, P.settleMs);
-  const lat = await consumer.call<{ count: number; samples: number; p50: number; p99: number }>('latency', { phase, skip: Math.round(rate) });
+  const lat = await consumer.call<{ count: number; samples: number; p50: number; p99: number; meanAll: number }>('latency', { phase, skip: Math.round(rate) });
   progress(`  ${phase}: p50 ${lat.p50.toFixed(1)} ms, p99 ${lat.p99.toFixed(1)} ms over ${lat.samples} batches`);
-  return { p50: lat.p50, p99: lat.p99, rate };
+  let stages: LatencyStages | undefined;
+  if (bridgeUnderTest && before) {
+    const after = await bridgeUnderTest.histograms(STAGE_HISTOGRAMS);
+    const meanMs = (name: string) => ((after[name]!.sum - before[name]!.sum) / (after[name]!.count - before[name]!.count)) * 1000;
+    stages = { phase, deviceToReceived: lat.meanAll, acceptToDurable: meanMs(STAGE_HISTOGRAMS[0]!), acceptToPublish: meanMs(STAGE_HISTOGRAMS[1]!), acceptToConfirm: meanMs(STAGE_HISTOGRAMS[2]!) };
+  }
+  return { p50: lat.p50, p99: lat.p99, rate, stages };
 }
 
 /** One round of one scenario. */
@@ -300,7 +310,7 @@ async function embedded(round: number, pluginRate: number | undefined, key = 's2
     rmSync(join(b.dir, 'store'), { recursive: true, force: true });
     b = await bridge({ mode: 'embedded', port }, rabbit.amqpUrl, b.dir, [], bridgeRoot);
   }
-  const l = await latency(`${key}l${round}`, t.rate / 2, run(`${key}l${round}`));
+  const l = await latency(`${key}l${round}`, t.rate / 2, run(`${key}l${round}`), b);
   const p = pluginRate === undefined ? undefined : await latency(`${key}p${round}`, pluginRate / 2, run(`${key}p${round}`));
   await gen.stop();
   await b.stop('SIGKILL');
@@ -608,7 +618,10 @@ async function main(): Promise<void> {
   targets.push(...before);
   const totalS = (Date.now() - started) / 1000;
   const meta = `${quick ? 'Quick' : 'Full'} run of ${new Date().toISOString().slice(0, 10)}, ${totalS.toFixed(0)} s, ${quick ? 'shortened phases (a smoke test, not for the targets)' : `${P.rounds} interleaved rounds of each scenario (medians shown, msg/s range in brackets), phases of ${P.tputMs / 1000} s (max rate) and ${P.latMs / 1000} s (latency)`}; batches of ${READINGS_PER_BATCH} readings; ${P.devices} devices per scenario.`;
-  process.stdout.write(`\n${consoleReport(scenarios, targets, profile)}\n\n${meta}\n`);
+  // The stages of scenario 2's last latency phase at 50 % of its own max.
+  const stages = rounds.s2?.at(-1)?.lat.stages;
+  raw.latencyStages = stages;
+  process.stdout.write(`\n${consoleReport(scenarios, targets, profile, stages)}\n\n${meta}\n`);
   const dir = join(root, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   // Only full runs of everything are kept in git; quick and --only runs get their own (ignored) names.
@@ -616,7 +629,7 @@ async function main(): Promise<void> {
   writeFileSync(`${base}.json`, JSON.stringify({ at: new Date().toISOString(), quick, durationS: totalS, targets, scenarios, raw }, null, 2) + '\n');
   writeFileSync(`${base}.svg`, svgChart(scenarios, meta.split(';')[0]!));
   process.stdout.write(`written: ${base}.json, ${base}.svg\n`);
-  if (!quick && !only && !baselineRoot && !bridgeRoot && updateReadme(join(root, 'README.md'), markdownReport(scenarios, targets, `${meta} Chart: \`bench/results/${base.split('/').pop()}.svg\`.`, profile))) {
+  if (!quick && !only && !baselineRoot && !bridgeRoot && updateReadme(join(root, 'README.md'), markdownReport(scenarios, targets, `${meta} Chart: \`bench/results/${base.split('/').pop()}.svg\`.`, profile, stages))) {
     process.stdout.write('README.md: benchmark section updated\n');
   }
 }

@@ -12,6 +12,8 @@ export interface BridgeProcess {
   storeRecords(): Promise<number>;
   /** Heap, external and array-buffer bytes from the bridge's own default metrics, MB. */
   memory(): Promise<{ rss: number; heapTotal: number; heapUsed: number; external: number }>;
+  /** Sum and count of each named histogram (unlabelled), from /metrics. */
+  histograms(names: string[]): Promise<Record<string, { sum: number; count: number }>>;
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
@@ -75,6 +77,11 @@ export async function startBridge(opts: { root: string; dir: string; name: strin
       const text = await (await fetch(metricsUrl)).text();
       const m = /^edge_store_records (\S+)$/m.exec(text);
       return m ? Number(m[1]) : NaN;
+    },
+    async histograms(names: string[]) {
+      const text = await (await fetch(metricsUrl)).text();
+      const read = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+      return Object.fromEntries(names.map((n) => [n, { sum: read(`${n}_sum`), count: read(`${n}_count`) }]));
     },
     async memory() {
       const text = await (await fetch(metricsUrl)).text();

@@ -96,6 +96,29 @@ export function scenarioCells(s: ScenarioRow): string[] {
   ];
 }
 
+/** Mean milliseconds of one latency phase, by where they were spent: the consumer's device-to-receipt, and the bridge's own stage histograms. */
+export interface LatencyStages {
+  phase: string;
+  deviceToReceived: number;
+  acceptToDurable: number;
+  acceptToPublish: number;
+  acceptToConfirm: number;
+}
+
+const STAGE_HEADERS = ['stage', 'mean ms', 'share'];
+
+/** Consecutive stages from the cumulative means (means add up; percentiles would not). */
+export function stageRows(s: LatencyStages): string[][] {
+  const stages: Array<[string, number]> = [
+    ['device publish → bridge reads it, plus broker → consumer past the confirm (the rest)', s.deviceToReceived - s.acceptToConfirm],
+    ['read → durable: group commit gathering and fdatasync (the PUBACK is due)', s.acceptToDurable],
+    ['durable → handed to the confirm pool (the forwarder\'s take)', s.acceptToPublish - s.acceptToDurable],
+    ['publish → broker confirm', s.acceptToConfirm - s.acceptToPublish],
+  ];
+  const total = s.deviceToReceived;
+  return [...stages.map(([name, ms]) => [name, fmt(ms, 2), `${fmt((ms / total) * 100)} %`]), ['device publish → consumer receipt (total)', fmt(total, 2), '100 %']];
+}
+
 const SCENARIO_HEADERS = ['scenario', 'msg/s', 'readings/s', 'latency at', 'p50 ms', 'p99 ms', 'RSS MB', 'CPU cores'];
 const TARGET_HEADERS = ['what', 'target', 'result', ''];
 const CPU_PROCS = ['under test', 'RabbitMQ', 'Mosquitto', 'load generators', 'consumer'];
@@ -111,8 +134,9 @@ function profileCells(p: ProfileRow): string[] {
 }
 const PROFILE_HEADERS = ['bridge stage (self time)', 'share of busy CPU', 'µs per message'];
 
-export function consoleReport(scenarios: ScenarioRow[], targets: TargetRow[], profile: ProfileRow[] = []): string {
+export function consoleReport(scenarios: ScenarioRow[], targets: TargetRow[], profile: ProfileRow[] = [], stages?: LatencyStages): string {
   const out = [table(SCENARIO_HEADERS, scenarios.map(scenarioCells))];
+  if (stages) out.push('', `Where the latency goes (${stages.phase}, means):`, table(STAGE_HEADERS, stageRows(stages)));
   if (scenarios.some((s) => s.cpuUsPerMsg)) out.push('', 'CPU per delivered message at max rate:', table(CPU_HEADERS, scenarios.map(cpuCells)));
   if (profile.length) out.push('', table(PROFILE_HEADERS, profile.map(profileCells)));
   out.push('', table(TARGET_HEADERS, targets.map((t) => [t.what, t.target, t.result, t.met === undefined ? '' : t.met ? 'met' : 'MISSED'])));
@@ -124,7 +148,7 @@ function markdownTable(headers: string[], rows: string[][]): string {
   return [`| ${headers.join(' | ')} |`, `|${headers.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
-export function markdownReport(scenarios: ScenarioRow[], targets: TargetRow[], meta: string, profile: ProfileRow[] = []): string {
+export function markdownReport(scenarios: ScenarioRow[], targets: TargetRow[], meta: string, profile: ProfileRow[] = [], stages?: LatencyStages): string {
   const out = [
     meta,
     '',
@@ -136,6 +160,7 @@ export function markdownReport(scenarios: ScenarioRow[], targets: TargetRow[], m
     markdownTable(SCENARIO_HEADERS, scenarios.map(scenarioCells)),
   ];
   if (scenarios.some((s) => s.cpuUsPerMsg)) out.push('', 'CPU per delivered message at max rate (median of rounds; "under test" is the bridge, or the naive bridge):', '', markdownTable(CPU_HEADERS, scenarios.map(cpuCells)));
+  if (stages) out.push('', `Where the latency goes (${stages.phase}; means, from the consumer's device-to-receipt and the bridge's stage histograms):`, '', markdownTable(STAGE_HEADERS, stageRows(stages)));
   if (profile.length) out.push('', 'Where the bridge\'s own CPU goes (scenario 2 at max rate, `--cpu-prof`, self time by stage):', '', markdownTable(PROFILE_HEADERS, profile.map(profileCells)));
   return out.join('\n');
 }

@@ -64,10 +64,12 @@ serve({
   /** Latency over the samples after the first `skip` of the phase (its warm-up). */
   latency(args: { phase: string; skip?: number }) {
     const s = phases.get(args.phase);
-    if (!s) return { count: 0, samples: 0, p50: NaN, p99: NaN, max: NaN };
+    if (!s) return { count: 0, samples: 0, p50: NaN, p99: NaN, max: NaN, mean: NaN, meanAll: NaN };
     const from = Math.min(args.skip ?? 0, s.samples);
     const sorted = s.latencies.slice(from, s.samples).sort();
-    return { count: s.count, samples: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? NaN };
+    const mean = (xs: Float64Array) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    // meanAll includes the warm-up, as the bridge's histograms do.
+    return { count: s.count, samples: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? NaN, mean: mean(sorted), meanAll: mean(s.latencies.subarray(0, s.samples)) };
   },
   async exit() {
     await conn?.close().catch(() => {});

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TARGETS, consoleReport, markdownReport, svgChart, updateReadme, verdict, type ScenarioRow, type TargetRow } from '../lib/report.ts';
+import { TARGETS, consoleReport, markdownReport, stageRows, svgChart, updateReadme, verdict, type ScenarioRow, type TargetRow } from '../lib/report.ts';
 import { cpuSeconds, rssBytes, sampleProcess } from '../lib/proc-stats.ts';
 import { deployedEnvironment, deployedNodeOptions } from '../lib/bridge-process.ts';
 
@@ -46,6 +46,24 @@ describe('bench targets', () => {
     const text = consoleReport([], rows);
     for (const t of Object.values(TARGETS)) expect(text).toContain(t.target);
     expect(text).toMatch(/Bridge vs the naive bridge\s+>= 10x\s+1\.00x\s+MISSED/);
+  });
+});
+
+describe('latency stages', () => {
+  const stages = { phase: 's2l2', deviceToReceived: 10, acceptToDurable: 2, acceptToPublish: 3, acceptToConfirm: 7 };
+
+  it('turns cumulative means into consecutive stages that add up to the total', () => {
+    const rows = stageRows(stages);
+    const ms = rows.map((r) => Number(r[1]));
+    expect(ms).toEqual([3, 2, 1, 4, 10]);
+    expect(ms.slice(0, 4).reduce((a, b) => a + b, 0)).toBe(ms[4]);
+    expect(rows.map((r) => r[2])).toEqual(['30 %', '20 %', '10 %', '40 %', '100 %']);
+  });
+
+  it('is printed in the console and README reports when measured', () => {
+    expect(consoleReport([], [], [], stages)).toContain('Where the latency goes (s2l2, means)');
+    expect(markdownReport([], [], 'Full run.', [], stages)).toMatch(/\| publish → broker confirm \| 4(\.0+)? \| 40 % \|/);
+    expect(consoleReport([], [])).not.toContain('Where the latency goes');
   });
 });
 

@@ -101,6 +101,7 @@ export function composeBridge(config: BridgeConfig, log: Logger, seams: { storeI
         return park(reason, [rec], why);
       },
       onRetry: (_rec, _why, kind) => counters.published[kind]++,
+      onPublish: (rec) => counters.acceptToPublish.observe((Date.now() - rec.acceptedAt) / 1000),
     },
   );
 

@@ -32,6 +32,7 @@ export interface ForwarderHooks {
   /** Keeps a record the broker will not take; the record leaves the store once this resolves. */
   onParked?(rec: StoredRecord, why: string, reason: ParkReason): void | Promise<void>;
   onConfirmed?(rec: StoredRecord, publishMs: number): void;
+  onPublish?(rec: StoredRecord): void;
   onRetry?(rec: StoredRecord, why: string, kind: 'nacked' | 'failed'): void;
 }
 
@@ -109,6 +110,7 @@ export class Forwarder {
 
   private send(rec: StoredRecord): void {
     this.inFlight++;
+    this.hooks.onPublish?.(rec);
     const started = performance.now();
     if (this.publisher.publishWith) {
       this.publisher.publishWith(rec, (res) => this.settle(rec, res, performance.now() - started));

@@ -63,6 +63,7 @@ export class Pipeline {
   /** The handler every ingress calls. Never throws: every failure becomes an outcome. */
   readonly handle = async (msg: RawMessage): Promise<IngestOutcome> => {
     const { counters, router, store } = this.parts;
+    const readAt = performance.now();
     const ingress = counters.ingress[msg.transport];
     ingress.messages++;
     ingress.bytes += msg.payload.length;
@@ -97,6 +98,7 @@ export class Pipeline {
       return { kind: 'busy', reason: (err as Error).message };
     }
     this.writable = true;
+    counters.acceptToDurable.observe((performance.now() - readAt) / 1000);
     const missing = this.parts.devices.onBatch(batch.device, batch.boot, batch.seq, readingCount);
     if (missing > 0) this.parts.onSeqGap?.(batch.device, missing);
     counters.readings += readingCount;

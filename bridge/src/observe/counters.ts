@@ -90,6 +90,9 @@ export class Counters {
   /** Seconds from publish to the broker's confirm, and from accepting a batch to its confirm. */
   readonly confirmLatency = new LatencyHistogram([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]);
   readonly acceptToConfirm = new LatencyHistogram([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300, 3600]);
+  /** The stages before the publish: accepted -> durable (fsync done, ack due) and accepted -> basic.publish written. */
+  readonly acceptToDurable = new LatencyHistogram([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]);
+  readonly acceptToPublish = new LatencyHistogram([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30, 300, 3600]);
 
   /** Everything set aside: rejected input and parked records. */
   get quarantined(): number {

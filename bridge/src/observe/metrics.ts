@@ -94,6 +94,8 @@ export class BridgeMetrics {
       new Histogram({ name, help, buckets: [...source.bounds], registers, collect: flushingHistogram(source) });
     latency('edge_amqp_confirm_latency_seconds', 'Time from publish to broker confirm', counters.confirmLatency);
     latency('edge_accept_to_confirm_seconds', 'Time from accepting a batch to its broker confirm (includes time buffered)', counters.acceptToConfirm);
+    latency('edge_accept_to_durable_seconds', 'Time from reading a batch to its durable write (fsync done, acknowledgement due)', counters.acceptToDurable);
+    latency('edge_accept_to_publish_seconds', 'Time from accepting a batch to handing it to the confirm pool for publishing (includes time buffered)', counters.acceptToPublish);
     total('edge_amqp_reconnects_total', 'AMQP reconnects', () => counters.amqpReconnects);
     total('edge_store_dropped_total', 'Records dropped by the overflow policy (never delivered)', () => counters.parked.get('dropped_overflow'));
     total('edge_store_expired_total', 'Records expired by TTL (dead-lettered, never delivered)', () => counters.parked.get('expired_ttl'));

@@ -313,6 +313,8 @@ edge_amqp_publish_results_total counter
 edge_parked_total counter
 edge_amqp_confirm_latency_seconds histogram
 edge_accept_to_confirm_seconds histogram
+edge_accept_to_durable_seconds histogram
+edge_accept_to_publish_seconds histogram
 edge_amqp_reconnects_total counter
 edge_store_dropped_total counter
 edge_store_expired_total counter
