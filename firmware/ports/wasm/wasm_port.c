@@ -28,6 +28,9 @@ IMPORT("hal_log") void js_log(uint32_t level, const char *msg);
 IMPORT("hal_rssi") int32_t js_rssi(void);
 IMPORT("hal_reboot") void js_reboot(void);
 
+/* simulator/nodes/wasm-core.ts returns these from hal_kv_get/hal_kv_set. */
+_Static_assert(EDGE_OK == 0 && EDGE_ERR_HAL == 14 && EDGE_ERR_NOT_FOUND == 15, "wasm-core.ts mirrors these values");
+
 static edge_node_t s_node;
 static edge_hal_t s_hal;
 static char s_io[2048];
