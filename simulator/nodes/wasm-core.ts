@@ -113,6 +113,7 @@ export class WasmCore {
   private client: MqttClientLike | undefined;
   private up = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private timerDue = -1n;
   private nextMid = 1;
   private stopped = false;
   private vclock = 0n;
@@ -258,17 +259,25 @@ export class WasmCore {
   /** Steps the core now and sleeps until its next due time. */
   private kick(): void {
     if (this.stopped) return;
-    clearTimeout(this.timer);
     this.advanceVirtualClock();
     this.x.wasm_step(this.nowMs());
     this.o.onChange?.();
     const due = this.x.wasm_next_due_ms();
+    // An event (a PUBACK) that leaves the due time as it was keeps the armed timer: timers are most of a node's cost.
+    if (this.timer !== undefined && due === this.timerDue) return;
+    clearTimeout(this.timer);
+    this.timerDue = due;
     const now = this.nowMs();
     let wait = due > now ? Number(due - now) : 0;
     if (!this.realClock && wait > 0) wait = Math.max(0, wait - (performance.now() - this.anchor));
     // Capped, so a far-off due time (nothing to do offline) still repaints now and then.
-    this.timer = setTimeout(() => this.kick(), Math.min(Math.ceil(wait), 1000));
+    this.timer = setTimeout(this.onTimer, Math.min(Math.ceil(wait), 1000));
   }
+
+  private readonly onTimer = () => {
+    this.timer = undefined;
+    this.kick();
+  };
 
   /** The same rule as edge-node's --clock-start loop (firmware/ports/posix/main.c). */
   private advanceVirtualClock(): void {
