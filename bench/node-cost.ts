@@ -50,6 +50,23 @@ async function child(kind: Kind, port: number, dir: string): Promise<void> {
     }
   }
   process.send?.('started');
+  // BENCH_PROFILE_DIR: a CPU profile of the measured window only (startup excluded).
+  const profileDir = process.env.BENCH_PROFILE_DIR;
+  if (profileDir) {
+    const { Session } = await import('node:inspector/promises');
+    const { writeFileSync } = await import('node:fs');
+    const session = new Session();
+    session.connect();
+    await session.post('Profiler.enable');
+    process.on('message', async (m) => {
+      if (m === 'window-start') await session.post('Profiler.start');
+      if (m === 'window-end') {
+        const { profile } = await session.post('Profiler.stop');
+        writeFileSync(join(profileDir, `${kind}-${process.pid}.cpuprofile`), JSON.stringify(profile));
+        process.send?.('profiled');
+      }
+    });
+  }
   process.once('SIGTERM', () => void Promise.all(stops.map((s) => s())).then(() => process.exit(0)));
 }
 
@@ -67,8 +84,14 @@ async function measure(kind: Kind, port: number, dir: string, acked: () => numbe
   const a0 = acked();
   const t0 = Date.now();
   const s = sampleProcess(c.pid!);
+  c.send('window-start');
   await new Promise((r) => setTimeout(r, Number(args.seconds) * 1000));
   const r = s.stop();
+  if (process.env.BENCH_PROFILE_DIR) {
+    const done = new Promise((resolve) => c.once('message', resolve));
+    c.send('window-end');
+    await done;
+  }
   const batchesPerSec = (acked() - a0) / ((Date.now() - t0) / 1000);
   c.kill('SIGTERM');
   await new Promise((resolve) => c.once('exit', resolve));

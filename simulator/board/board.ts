@@ -63,7 +63,7 @@ export class Board {
     const o = this.o;
     return {
       wsUrl: o.wsUrl, device: o.device, prefix: o.prefix ?? 'factory/floor1', username: o.username, password: o.password,
-      intervalMs: o.intervalMs ?? 1000, batchSize: o.batchSize ?? 6, firmware: o.firmware ?? 'board-1.0.0',
+      intervalMs: o.intervalMs ?? 500, batchSize: o.batchSize ?? 6, firmware: o.firmware ?? 'board-1.0.0',
       sensors: ['temperature', 'humidity', 'pot'], readings: o.readings, clockStartMs: o.clockStartMs,
     };
   }

@@ -122,7 +122,9 @@ export class WasmCore {
   /** 0: a new connection is made; >0: link down (Wi-Fi off), no connection until restored. */
   private linkDown = false;
 
-  private constructor(private readonly o: WasmCoreOptions) {}
+  private constructor(private readonly o: WasmCoreOptions) {
+    this.realClock = o.clockStartMs === undefined;
+  }
 
   /** Instantiates the module, runs edge_node_init and connects. */
   static async start(module: WebAssembly.Module, o: WasmCoreOptions): Promise<WasmCore> {
@@ -137,9 +139,7 @@ export class WasmCore {
     return core;
   }
 
-  private get realClock(): boolean {
-    return this.o.clockStartMs === undefined;
-  }
+  private readonly realClock: boolean;
 
   private nowMs(): bigint {
     return this.realClock ? BigInt(Math.floor(performance.now())) : this.vclock;
@@ -260,14 +260,14 @@ export class WasmCore {
   private kick(): void {
     if (this.stopped) return;
     this.advanceVirtualClock();
-    this.x.wasm_step(this.nowMs());
+    const now = this.nowMs();
+    this.x.wasm_step(now);
     this.o.onChange?.();
     const due = this.x.wasm_next_due_ms();
     // An event (a PUBACK) that leaves the due time as it was keeps the armed timer: timers are most of a node's cost.
     if (this.timer !== undefined && due === this.timerDue) return;
     clearTimeout(this.timer);
     this.timerDue = due;
-    const now = this.nowMs();
     let wait = due > now ? Number(due - now) : 0;
     if (!this.realClock && wait > 0) wait = Math.max(0, wait - (performance.now() - this.anchor));
     // Capped, so a far-off due time (nothing to do offline) still repaints now and then.

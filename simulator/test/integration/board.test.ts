@@ -164,6 +164,16 @@ describe('browser board: the firmware core in Chromium over MQTT on WebSocket, l
     await page.screenshot({ path: join(ARTIFACTS, 'board.png') });
   });
 
+  it('the node\'s button closes the open batch at once: a batch of one sample (3 readings) instead of two', async () => {
+    const from = env.arrived.length;
+    // A batch holds 2 samples; between them the open batch has 3 readings for 500 ms.
+    await waitFor(async () => {
+      await page.locator('#flush').click();
+      return env.arrived.slice(from).some((a) => a.readings.length === 3);
+    }, { timeoutMs: 15_000, intervalMs: 100, what: 'a batch of 3 readings in RabbitMQ' });
+    expect(env.arrived.slice(0, from).every((a) => a.readings.length === 6)).toBe(true);
+  });
+
   it('"Drop Wi-Fi" for 10 s, then back: the outbox carries the batches, and no seq is missing', async () => {
     await page.locator('#wifi-toggle').click();
     await waitFor(async () => (await led('led-wifi')) === false && (await led('led-mqtt')) === false, { timeoutMs: 10_000, what: 'LEDs off' });
