@@ -48,6 +48,8 @@ export interface WasmCoreOptions {
   onReboot?(): void;
   /** A telemetry or status payload was handed to MQTT (a copy). */
   onPublish?(topic: string, payload: Uint8Array): void;
+  /** The broker acknowledged a QoS 1 publish (PUBACK); `payload` is the copy that was sent. */
+  onAcked?(topic: string, payload: Uint8Array): void;
   /** A command arrived on the cmd topic; `result` is the core's edge_err_t (0: applied). */
   onCommand?(payload: Uint8Array, result: number): void;
   /** Anything changed (connected, acked, settings): repaint. */
@@ -119,8 +121,10 @@ export class WasmCore {
   private vclock = 0n;
   private anchor = 0;
   private cmdTopic = '';
-  /** 0: a new connection is made; >0: link down (Wi-Fi off), no connection until restored. */
+  /** Link down (Wi-Fi off): no connection is made until it is restored. */
   private linkDown = false;
+  /** MQTT sessions opened, the first one included. */
+  connects = 0;
 
   private constructor(private readonly o: WasmCoreOptions) {
     this.realClock = o.clockStartMs === undefined;
@@ -217,7 +221,10 @@ export class WasmCore {
       if (this.stopped || qos === 0) return;
       // mqtt.js failed it (e.g. the connection closed while replaying): the core sends it again under a new id.
       if (err) this.x.wasm_on_deleted(mid);
-      else this.x.wasm_on_puback(mid);
+      else {
+        this.x.wasm_on_puback(mid);
+        this.o.onAcked?.(topic, payload);
+      }
       this.kick();
     });
     this.o.onPublish?.(topic, payload);
@@ -235,6 +242,7 @@ export class WasmCore {
     client.on('connect', () => {
       if (this.client !== client) return;
       this.up = true;
+      this.connects++;
       this.x.wasm_on_connected();
       this.kick();
     });
