@@ -164,6 +164,7 @@ const checks = [
   { what: 'rabbitmq-server', pkg: 'rabbitmq-server', ok: () => !!which('rabbitmq-server') },
   { what: 'clang', pkg: 'clang', ok: () => !!which('clang') },
   { what: 'libFuzzer runtime (libclang_rt.fuzzer)', pkg: clangRtPackage, ok: fuzzerRuntime },
+  { what: 'wasm-ld (the C core as WebAssembly)', pkg: 'lld-14', ok: () => !!(which('wasm-ld') || which('wasm-ld-14')) },
   { what: 'valgrind', pkg: 'valgrind', ok: () => !!which('valgrind') },
   { what: 'libmosquitto headers (mosquitto.h)', pkg: 'libmosquitto-dev', ok: mosquittoHeader },
   { what: 'systemd-analyze (verifies the systemd unit)', pkg: 'systemd', ok: () => !!which('systemd-analyze') },

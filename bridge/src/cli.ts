@@ -76,7 +76,9 @@ configOptions(program.command('start'))
     if (opts.demo) {
       const status = new ConsoleStatus();
       const where = http ? ` dashboard http://${config.http.host}:${http.port}/ metrics http://${config.http.host}:${http.port}/metrics` : '';
-      process.stdout.write(`[edge-bridge] MQTT on 127.0.0.1:${bridge.mqttPort()}, RabbitMQ ${config.amqp.urls.map(redactUrl).join(', ')}, exchange '${config.amqp.topology.exchange}';${where}\n`);
+      const ws = config.mqtt.embedded.websocket;
+      const wsAt = ws && bridge.mqttWebSocketPort() ? ` (WebSocket ws://${ws.host}:${bridge.mqttWebSocketPort()}${ws.path})` : '';
+      process.stdout.write(`[edge-bridge] MQTT on 127.0.0.1:${bridge.mqttPort()}${wsAt}, RabbitMQ ${config.amqp.urls.map(redactUrl).join(', ')}, exchange '${config.amqp.topology.exchange}';${where}\n`);
       statusTimer = setInterval(() => process.stdout.write(status.line(bridge.health.snapshot()) + '\n'), 2000);
     }
     let stopping = false;

@@ -36,6 +36,8 @@ export interface Bridge {
   readonly health: BridgeHealth;
   /** The embedded broker's bound port (0 without one). */
   mqttPort(): number;
+  /** Its MQTT-over-WebSocket port (0 when that listener is off). */
+  mqttWebSocketPort(): number;
 }
 
 /** `seams.storeIo` is the store's file-system seam, for fault-injection tests. */
@@ -215,6 +217,7 @@ export function composeBridge(config: BridgeConfig, log: Logger, seams: { storeI
   return {
     health,
     mqttPort,
+    mqttWebSocketPort: () => embedded?.websocketPort ?? 0,
     async start() {
       const unreachable = checkRoutes(config.routing.rules, bindingsOf(config)).filter((r) => !r.reachable);
       health.metrics.unreachableRoutes.set(unreachable.length);
@@ -240,6 +243,7 @@ function buildIngresses(config: BridgeConfig, log: Logger, devices: DeviceRegist
       port: mq.embedded.port,
       maxPayloadBytes: mq.embedded.maxPayloadBytes,
       tls: tls && { cert: tls.cert!, key: tls.key! },
+      websocket: mq.embedded.websocket,
       limits: mq.embedded.limits,
       logger: log.child({ stage: 'mqtt' }),
     });
@@ -268,7 +272,7 @@ function buildIngresses(config: BridgeConfig, log: Logger, devices: DeviceRegist
 function warnAboutOpenDoors(config: BridgeConfig, log: Logger): void {
   const e = config.mqtt.embedded;
   if (config.mqtt.mode === 'embedded' && e.allowAnonymous && !e.auth) {
-    log.warn({ host: e.host }, 'mqtt.embedded.allowAnonymous: true: the MQTT listener takes anyone who reaches it, and any client can publish as any device');
+    log.warn({ host: e.host, websocketHost: e.websocket?.host }, 'mqtt.embedded.allowAnonymous: true: the MQTT listener takes anyone who reaches it, and any client can publish as any device');
   }
   for (const port of config.serial.ports) {
     if (port.topicPrefix === undefined) {

@@ -1,4 +1,4 @@
-// npm run board [-- --url mqtt://127.0.0.1:1884 --port 8090 --device board-1]
+// npm run board [-- --url ws://127.0.0.1:8083/mqtt --port 8090 --device board-1]
 import { Command, InvalidArgumentError } from 'commander';
 import { Board } from './board.ts';
 
@@ -9,17 +9,21 @@ const port = (v: string) => {
 };
 
 const program = new Command('board')
-  .description('A browser board with one virtual node publishing into an edge bridge')
-  .option('--url <url>', 'the bridge MQTT listener', 'mqtt://127.0.0.1:1884')
+  .description('A browser board running the firmware core (edge_core.wasm) and publishing into an edge bridge over MQTT on WebSocket')
+  .option('--url <url>', "the bridge's MQTT-over-WebSocket listener (mqtt.embedded.websocket)", 'ws://127.0.0.1:8083/mqtt')
   .option('--host <host>', 'HTTP listen address', '127.0.0.1')
   .option('--port <n>', 'HTTP port', port, 8090)
   .option('--device <id>', 'device id', 'board-1')
   .option('--prefix <p>', 'topic prefix', 'factory/floor1')
-  .option('--state-dir <dir>', 'boot counter directory', './data/board')
+  .option('--username <user>', 'MQTT login (when the bridge has logins on)')
+  .option('--password <secret>', 'MQTT password (or EDGE_BOARD_PASSWORD)')
   .action(async (opts) => {
-    const board = new Board({ bridgeUrl: opts.url, device: opts.device, prefix: opts.prefix, stateDir: `${opts.stateDir}/${opts.device}`, host: opts.host, port: opts.port });
+    const board = new Board({
+      wsUrl: opts.url, device: opts.device, prefix: opts.prefix, host: opts.host, port: opts.port,
+      username: opts.username, password: opts.password ?? process.env.EDGE_BOARD_PASSWORD,
+    });
     const url = await board.start();
-    process.stdout.write(`board for ${opts.device} at ${url} (node publishing to ${opts.url}); Ctrl-C to stop\n`);
+    process.stdout.write(`board for ${opts.device} at ${url} (the page runs edge_core.wasm and publishes to ${opts.url}); Ctrl-C to stop\n`);
     const stop = () => void board.stop().then(() => process.exit(0));
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);

@@ -21,7 +21,7 @@ const program = new Command('simulate')
   .option('--devices <n>', 'number of nodes', num('--devices'), 10)
   .option('--rate <n>', 'batches per second per node', num('--rate'), 1)
   .option('--batch <n>', 'readings per batch (2 per sample)', num('--batch'), 4)
-  .option('--node <kind>', 'ts (virtual nodes in this process) or posix (edge-node processes)', 'ts')
+  .option('--node <kind>', 'ts (virtual nodes in this process), wasm (the firmware core as WebAssembly, in this process) or posix (edge-node processes)', 'ts')
   .option('--prefix <p>', 'topic prefix', 'factory/floor1')
   .option('--id-prefix <p>', 'device ids are <p>-1..<p>-N', 'sim')
   .option('--state-dir <dir>', 'boot counters live here', './data/simulator')
@@ -40,7 +40,7 @@ const program = new Command('simulate')
       idPrefix: opts.idPrefix, stateDir: opts.stateDir, seed: opts.seed, badFraction: opts.bad, skewMs: opts.skew * 1000,
       outage: opts.outage, link,
     };
-    if (o.node !== 'ts' && o.node !== 'posix') program.error(`--node must be ts or posix, got '${opts.node}'`);
+    if (o.node !== 'ts' && o.node !== 'wasm' && o.node !== 'posix') program.error(`--node must be ts, wasm or posix, got '${opts.node}'`);
     const problems = validateFleetOptions(o);
     if (problems.length) program.error(problems.join('\n'));
 

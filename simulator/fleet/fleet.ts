@@ -1,10 +1,14 @@
 // Many nodes against one bridge, with the faults real fleets have: uplink
 // outages, malformed payloads, skewed clocks and slow links. Nodes are TS
-// virtual nodes in this process, or POSIX edge-node processes (the real C core).
+// virtual nodes in this process, the firmware core as WebAssembly in this process,
+// or POSIX edge-node processes (the same C core).
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { VirtualNode, mulberry32 } from '../nodes/virtual-node.ts';
 import { spawnEdgeNode, type EdgeNodeHandle } from '../nodes/edge-node.ts';
+import { startWasmNode } from '../nodes/wasm-node.ts';
+import type { WasmCore } from '../nodes/wasm-core.ts';
+import { decodeBatch } from '../../bridge/src/codec/index.ts';
 import { LinkProxy, type LinkShape } from './link-proxy.ts';
 
 export interface FleetOptions {
@@ -15,7 +19,7 @@ export interface FleetOptions {
   rate: number;
   /** Readings per batch (each sample gives 2: temperature and humidity). */
   batch: number;
-  node: 'ts' | 'posix';
+  node: 'ts' | 'wasm' | 'posix';
   /** Topic prefix: <prefix>/<device>/telemetry. */
   prefix: string;
   /** Device ids are <idPrefix>-<n>. */
@@ -60,14 +64,14 @@ export function validateFleetOptions(o: FleetOptions): string[] {
   if (!(o.rate > 0)) problems.push(`--rate must be > 0 batches/s, got ${o.rate}`);
   if (!Number.isInteger(o.batch) || o.batch < SENSORS_PER_SAMPLE || o.batch > 64) problems.push(`--batch must be an integer in 2..64, got ${o.batch}`);
   if (o.badFraction !== undefined && !(o.badFraction >= 0 && o.badFraction <= 1)) problems.push(`--bad must be in 0..1, got ${o.badFraction}`);
-  if (o.node === 'posix' && ((o.badFraction ?? 0) > 0 || (o.skewMs ?? 0) !== 0)) {
+  if (o.node !== 'ts' && ((o.badFraction ?? 0) > 0 || (o.skewMs ?? 0) !== 0)) {
     problems.push('--bad and --skew need TS nodes (--node ts): the C core only sends valid batches on a synced clock');
   }
   if (o.outage && !(o.outage.forMs > 0 && o.outage.everyMs > o.outage.forMs)) {
     problems.push(`--outage wants EVERY/FOR seconds with EVERY > FOR > 0, got ${o.outage.everyMs / 1000}/${o.outage.forMs / 1000}`);
   }
   const intervalMs = sampleIntervalMs(o);
-  if (o.node === 'posix' && intervalMs < 100) problems.push(`--rate ${o.rate} at --batch ${o.batch} needs a ${intervalMs.toFixed(0)} ms sample interval; edge-node's minimum is 100`);
+  if (o.node !== 'ts' && intervalMs < 100) problems.push(`--rate ${o.rate} at --batch ${o.batch} needs a ${intervalMs.toFixed(0)} ms sample interval; the C core's minimum is 100`);
   return problems;
 }
 
@@ -92,8 +96,51 @@ export function formatStats(s: FleetStats): string {
   return parts.join(' | ');
 }
 
+/** One edge_core.wasm node as the fleet counts it: batches by seq, acknowledged ids. */
+class WasmFleetNode {
+  readonly ackedIds: string[] = [];
+  private readonly ackedSeqs = new Set<number>();
+  private paused = false;
+  core!: WasmCore;
+
+  constructor(private readonly trackIds: boolean) {}
+
+  async start(o: Parameters<typeof startWasmNode>[0]): Promise<void> {
+    this.core = await startWasmNode({
+      ...o,
+      // Paused: no readings, so no new batches; what is open was flushed.
+      readSensor: (i, name) => (this.paused ? Number.NaN : o.readSensor(i, name)),
+      onAcked: (topic, payload) => {
+        if (!topic.endsWith('/telemetry')) return;
+        const r = decodeBatch(Buffer.from(payload));
+        if (!r.ok || this.ackedSeqs.has(r.value.seq)) return;
+        this.ackedSeqs.add(r.value.seq);
+        if (this.trackIds) this.ackedIds.push(`${r.value.device}:${r.value.boot}:${r.value.seq}`);
+      },
+    });
+  }
+
+  get sent(): number {
+    return this.core.stats().nextSeq;
+  }
+
+  get acked(): number {
+    return this.ackedSeqs.size;
+  }
+
+  pause(): void {
+    this.paused = true;
+    this.core.flush();
+  }
+
+  get settled(): boolean {
+    return this.acked === this.sent;
+  }
+}
+
 export class Fleet {
   readonly nodes: VirtualNode[] = [];
+  readonly wasmNodes: WasmFleetNode[] = [];
   readonly processes: EdgeNodeHandle[] = [];
   /** Per-device clock skew, ms (TS nodes). */
   readonly skews = new Map<string, number>();
@@ -137,6 +184,15 @@ export class Fleet {
           if (!this.stopping) this.crashed++;
         });
         this.processes.push(node);
+      } else if (this.o.node === 'wasm') {
+        const node = new WasmFleetNode(this.o.trackIds ?? false);
+        const noise = mulberry32(this.o.seed + i);
+        await node.start({
+          url, device, stateDir, prefix: this.o.prefix, intervalMs: Math.round(intervalMs), batchSize: this.o.batch,
+          sensors: ['temperature', 'humidity'], firmware: '1.0.0-wasm',
+          readSensor: (index) => Math.round(((index === 0 ? 21 : 45) + 2 * noise()) * 100) / 100,
+        });
+        this.wasmNodes.push(node);
       } else {
         const skew = this.o.skewMs ? Math.round((rand() * 2 - 1) * this.o.skewMs) : 0;
         this.skews.set(device, skew);
@@ -160,7 +216,7 @@ export class Fleet {
 
   /** Ids of acknowledged batches, device:boot:seq (TS nodes with trackIds; POSIX nodes always). */
   ackedIds(): string[] {
-    const ids = this.nodes.flatMap((n) => n.ackedIds);
+    const ids = [...this.nodes, ...this.wasmNodes].flatMap((n) => n.ackedIds);
     for (const p of this.processes) {
       for (const line of p.lines) {
         const m = line.match(/^edge-node: acked device=(\S+) boot=(\d+) seq=(\d+)/);
@@ -184,6 +240,12 @@ export class Fleet {
       latCount += n.ackLatency.count;
       latSum += n.ackLatency.sum;
       latMin = Math.min(latMin, n.ackLatency.min);
+    }
+    for (const w of this.wasmNodes) {
+      sent += w.sent;
+      acked += w.acked;
+      if (w.core.connected) connected++;
+      reconnects += Math.max(0, w.core.connects - 1);
     }
     for (const p of this.processes) {
       let a = 0;
@@ -212,13 +274,18 @@ export class Fleet {
     clearInterval(this.outageTimer);
     clearTimeout(this.restoreTimer);
     this.proxy?.restore();
-    for (const n of this.nodes) n.pause();
+    for (const n of [...this.nodes, ...this.wasmNodes]) n.pause();
+    const settled = () => this.nodes.every((n) => n.settled) && this.wasmNodes.every((n) => n.settled);
     const deadline = Date.now() + settleMs;
-    while (Date.now() < deadline && !this.nodes.every((n) => n.settled)) {
+    while (Date.now() < deadline && !settled()) {
       await new Promise((r) => setTimeout(r, 50));
     }
-    const force = !this.nodes.every((n) => n.settled);
-    await Promise.all([...this.nodes.map((n) => n.stop(force)), ...this.processes.map((p) => p.stop('SIGTERM'))]);
+    const force = !settled();
+    await Promise.all([
+      ...this.nodes.map((n) => n.stop(force)),
+      ...this.wasmNodes.map((n) => n.core.stop(force)),
+      ...this.processes.map((p) => p.stop('SIGTERM')),
+    ]);
     const final = this.stats();
     await this.proxy?.stop();
     return final;

@@ -63,6 +63,17 @@ const mqtt = z.strictObject({
       /** Lets a non-loopback listener run without logins: anyone who reaches it can publish as any device. */
       allowAnonymous: bool().default(false),
       tls: tlsFiles.optional(),
+      /**
+       * MQTT over WebSocket (browsers, some gateways) beside the TCP listener: same logins, ACL,
+       * limits and TLS. Off unless set; its host falls under the same loopback rule as `host`.
+       */
+      websocket: z
+        .strictObject({
+          host: text().default('127.0.0.1'),
+          port: port(),
+          path: text().regex(/^\//, expect('a path starting with /')).default('/mqtt'),
+        })
+        .optional(),
       limits: connectionLimits.prefault({}),
     })
     .superRefine((e, ctx) => {
@@ -276,12 +287,17 @@ export const bridgeConfigSchema = z
       ctx.addIssue({ code: 'custom', path: ['queueHealth', 'thresholds', 'consumers', 'critical'], message: `expected at most the warning level (${th.consumers.warning}): fewer consumers is worse` });
     }
     const e = c.mqtt.embedded;
-    if (c.mqtt.mode === 'embedded' && !e.auth && !e.allowAnonymous && !isLoopback(e.host)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['mqtt', 'embedded', 'host'],
-        message: `expected a loopback address without logins, found "${e.host}": anyone on the network could publish as any device. Add logins (mqtt.embedded.auth.credentialsFile, see edge-bridge credentials add), or set mqtt.embedded.allowAnonymous: true to accept that`,
-      });
+    // Every listener of the embedded broker, TCP and WebSocket, under one rule.
+    const listeners: Array<[string[], string]> = [[['mqtt', 'embedded', 'host'], e.host]];
+    if (e.websocket) listeners.push([['mqtt', 'embedded', 'websocket', 'host'], e.websocket.host]);
+    for (const [path, host] of listeners) {
+      if (c.mqtt.mode === 'embedded' && !e.auth && !e.allowAnonymous && !isLoopback(host)) {
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message: `expected a loopback address without logins, found "${host}": anyone on the network could publish as any device. Add logins (mqtt.embedded.auth.credentialsFile, see edge-bridge credentials add), or set mqtt.embedded.allowAnonymous: true to accept that`,
+        });
+      }
     }
     if (c.production) productionChecks(c, ctx);
     const names = new Set<string>();

@@ -1,6 +1,10 @@
 import { EventEmitter } from 'node:events';
 import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import { pino, type Logger } from 'pino';
 import type { IngestHandler, Ingress, RawMessage } from '../types.ts';
@@ -22,6 +26,12 @@ export interface EmbeddedMqttOptions {
    */
   access?: DeviceAccess;
   tls?: { cert: Buffer; key: Buffer };
+  /**
+   * MQTT over WebSocket beside TCP (browsers speak only this), with the same logins, ACL,
+   * limits and PUBACK-after-fsync: its streams enter the same aedes instance through the same
+   * limiter. wss:// when `tls` is set. Off when undefined; port 0 binds a free one.
+   */
+  websocket?: { host: string; port: number; path: string };
   /** Packet size and PUBLISH rate per connection, enforced before aedes reads a packet (mqtt-limits.ts). None: unlimited. */
   limits?: ConnectionLimits;
   logger?: Logger;
@@ -91,6 +101,7 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
   private readonly deniedLog: BurstLog;
   private broker: Aedes | undefined;
   private server: Server | undefined;
+  private wsServer: { http: HttpServer; ws: WebSocketServer } | undefined;
   private limiter: ConnectionLimiter | undefined;
   private handler: IngestHandler | undefined;
   private stopping = false;
@@ -123,6 +134,12 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
     const address = this.server?.address() as AddressInfo | null | undefined;
     if (!address) throw new Error('embedded MQTT broker is not listening');
     return address.port;
+  }
+
+  /** The WebSocket listener's bound port (undefined when it is off). */
+  get websocketPort(): number | undefined {
+    const address = this.wsServer?.http.address() as AddressInfo | null | undefined;
+    return address ? address.port : undefined;
   }
 
   /** Client ids connected right now (the "devices online" metric). */
@@ -166,36 +183,45 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
     broker.on('clientError', (client, err) => this.log.debug({ clientId: client.id, err: err.message }, 'mqtt client error'));
     broker.on('connectionError', (_client, err) => this.log.debug({ err: err.message }, 'mqtt connection error'));
 
-    const onConnection = (socket: Socket) => {
+    // Every connection, TCP or WebSocket, passes the same caps and limiter before aedes reads it.
+    const onConnection = (socket: Socket | Duplex) => {
       if (limiter && !limiter.admit(socket)) return;
       coalesceWrites(socket);
       broker.handle(limiter ? limiter.wrap(socket) : socket);
     };
-    const server = this.options.tls ? createTlsServer({ cert: this.options.tls.cert, key: this.options.tls.key }, onConnection) : createNetServer(onConnection);
+    const { tls, websocket } = this.options;
+    const server = tls ? createTlsServer({ cert: tls.cert, key: tls.key }, onConnection) : createNetServer(onConnection);
     const { host, port } = this.options;
+    let wsServer: { http: HttpServer; ws: WebSocketServer } | undefined;
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-    } catch (err) {
-      await new Promise<void>((resolve) => broker.close(() => resolve()));
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EADDRINUSE') {
-        throw new Error(`port ${port} on ${host} is already in use; set mqtt.embedded.port to a free port (or stop whatever holds it)`, { cause: err });
+      await listen(server, host, port, 'mqtt.embedded.port');
+      if (websocket) {
+        const http = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }) : createHttpServer();
+        http.on('request', (_req, res) => res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket only\n'));
+        // maxPayload: a frame above the packet limit is refused by ws before it is buffered.
+        const maxPayload = this.options.limits?.maxPacketBytes || 256 * 1024 * 1024;
+        const ws = new WebSocketServer({ server: http, path: websocket.path, maxPayload, handleProtocols: (p) => (p.has('mqtt') ? 'mqtt' : false) });
+        ws.on('connection', (sock: WebSocket, req: IncomingMessage) => onConnection(webSocketDuplex(sock, req)));
+        ws.on('error', (err) => this.log.error({ err }, 'MQTT WebSocket server error'));
+        wsServer = { http, ws };
+        await listen(http, websocket.host, websocket.port, 'mqtt.embedded.websocket.port');
       }
-      throw new Error(`embedded MQTT broker cannot listen on ${host}:${port}: ${(err as Error).message}`, { cause: err });
+    } catch (err) {
+      server.close();
+      wsServer?.ws.close();
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      throw err;
     }
     server.on('error', (err) => this.log.error({ err }, 'embedded MQTT server error'));
     // A client that fails the handshake (plain TCP, a CA it does not trust) never reaches aedes.
     server.on('tlsClientError', (err: Error) => this.log.debug({ err: err.message }, 'mqtt TLS handshake failed'));
+    wsServer?.http.on('error', (err) => this.log.error({ err }, 'MQTT WebSocket server error'));
     this.broker = broker;
     this.server = server;
+    this.wsServer = wsServer;
     this.limiter = limiter;
-    this.log.info({ host, port: this.port, tls: Boolean(this.options.tls) }, 'embedded MQTT broker listening');
+    this.log.info({ host, port: this.port, tls: Boolean(tls) }, 'embedded MQTT broker listening');
+    if (websocket) this.log.info({ host: websocket.host, port: this.websocketPort, path: websocket.path, tls: Boolean(tls) }, 'embedded MQTT broker listening on WebSocket');
   }
 
   /** Stop accepting, let handler calls in flight finish (and their PUBACKs go out), then close every client. */
@@ -204,10 +230,18 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
     if (!server || !broker) return;
     this.stopping = true;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    const ws = this.wsServer;
+    const wsClosed = ws ? new Promise<void>((resolve) => ws.http.close(() => resolve())) : undefined;
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
     await new Promise<void>((resolve) => broker.close(() => resolve()));
     await closed;
+    if (ws) {
+      ws.ws.close();
+      ws.http.closeAllConnections();
+      await wsClosed;
+    }
     this.server = undefined;
+    this.wsServer = undefined;
     this.broker = undefined;
     this.online.clear();
     this.deniedLog.flush();
@@ -361,4 +395,31 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
   private skipRoutingExceptCommands(broker: Aedes): void {
     routeClientMessagesOnlyWhen(broker, (packet) => isCommandTopic(packet.topic) && !this.notRouted.has(packet));
   }
+}
+
+async function listen(server: Server | HttpServer, host: string, port: number, setting: string): Promise<void> {
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') {
+      throw new Error(`port ${port} on ${host} is already in use; set ${setting} to a free port (or stop whatever holds it)`, { cause: err });
+    }
+    throw new Error(`embedded MQTT broker cannot listen on ${host}:${port}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** A WebSocket as the byte stream aedes and the limiter read, with the peer address the caps count by. */
+function webSocketDuplex(sock: WebSocket, req: IncomingMessage): Duplex & { remoteAddress?: string; remotePort?: number; bytesRead?: number } {
+  const stream = createWebSocketStream(sock) as Duplex & { remoteAddress?: string; remotePort?: number; bytesRead?: number };
+  stream.remoteAddress = req.socket.remoteAddress;
+  stream.remotePort = req.socket.remotePort;
+  Object.defineProperty(stream, 'bytesRead', { get: () => req.socket.bytesRead });
+  return stream;
 }

@@ -27,6 +27,10 @@ static const char usage[] =
     "  --seed N             seed of the synthetic sensors (default 1)\n"
     "  --count N            exit after N batches are acknowledged\n"
     "  --fw VERSION         firmware version string (default 1.0.0-posix)\n"
+    "  --readings FILE      inject readings: one line per sample, one value per sensor\n"
+    "                       (comma-separated, # comments), replayed in a loop\n"
+    "  --clock-start MS     fixed clock: wall and monotonic time start at MS (epoch ms)\n"
+    "                       and step to each due time exactly (deterministic batches)\n"
     "  --verbose            info logs; a stdout line per acknowledged batch\n";
 
 static _Noreturn void die(const char *what, const char *arg)
@@ -97,7 +101,7 @@ void posix_parse_args(int argc, char **argv, posix_opts_t *o)
     static char state_dir[512];
     enum { O_DEVICE = 256, O_BROKER, O_PREFIX, O_INTERVAL, O_BATCH, O_BATCH_AGE,
            O_ACK_TIMEOUT, O_MQTT_ACK_TIMEOUT, O_STATUS_PERIOD, O_TRANSPORT, O_SERIAL, O_BAUD, O_STATE_DIR,
-           O_SEED, O_COUNT, O_SENSORS, O_FW, O_VERBOSE, O_HELP };
+           O_SEED, O_COUNT, O_SENSORS, O_FW, O_VERBOSE, O_READINGS, O_CLOCK_START, O_HELP };
     static const struct option longopts[] = {
         {"device", required_argument, NULL, O_DEVICE},
         {"broker", required_argument, NULL, O_BROKER},
@@ -117,6 +121,8 @@ void posix_parse_args(int argc, char **argv, posix_opts_t *o)
         {"sensors", required_argument, NULL, O_SENSORS},
         {"fw", required_argument, NULL, O_FW},
         {"verbose", no_argument, NULL, O_VERBOSE},
+        {"readings", required_argument, NULL, O_READINGS},
+        {"clock-start", required_argument, NULL, O_CLOCK_START},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -168,6 +174,8 @@ void posix_parse_args(int argc, char **argv, posix_opts_t *o)
         case O_SENSORS: sensors = optarg; break;
         case O_FW: o->firmware = optarg; break;
         case O_VERBOSE: o->verbose = true; break;
+        case O_READINGS: o->readings_path = optarg; break;
+        case O_CLOCK_START: o->clock_start_ms = parse_u64("--clock-start", optarg, 1, UINT64_MAX / 2); break;
         case O_HELP: fputs(usage, stdout); exit(0);
         default: die("bad option", NULL);
         }

@@ -21,14 +21,18 @@ uint64_t posix_now_ms(void)
 
 static uint64_t h_monotonic(void *ctx)
 {
-    (void)ctx;
-    return posix_now_ms();
+    const posix_ctx_t *c = ctx;
+    return c->virtual_clock ? c->vclock : posix_now_ms();
 }
 
 /* A Linux host is assumed NTP-synced, like an ESP32 after SNTP. */
 static bool h_wall(void *ctx, uint64_t *epoch_ms)
 {
-    (void)ctx;
+    const posix_ctx_t *c = ctx;
+    if (c->virtual_clock) {
+        *epoch_ms = c->vclock;
+        return true;
+    }
     struct timespec ts;
     if (clock_gettime(CLOCK_REALTIME, &ts) != 0) {
         return false;
@@ -42,6 +46,11 @@ static bool h_read_sensor(void *ctx, uint8_t index, float *value)
     posix_ctx_t *c = ctx;
     if (index >= c->opts->sensor_count) {
         return false;
+    }
+    if (c->readings.rows > 0) {
+        uint32_t k = c->sensors.tick[index]++;
+        *value = c->readings.value[(size_t)(k % c->readings.rows) * c->readings.cols + index];
+        return true;
     }
     *value = posix_sensor_next(&c->sensors, c->opts->sensors[index], index);
     return true;

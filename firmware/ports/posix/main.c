@@ -92,17 +92,30 @@ static void run(posix_ctx_t *ctx)
 {
     const posix_opts_t *o = ctx->opts;
     uint64_t serial_reopen_at = 0;
+    uint64_t anchor = posix_now_ms(); /* real time at which vclock was last set */
     while (!s_stop && !ctx->reboot_requested) {
-        uint64_t now = posix_now_ms();
+        uint64_t real = posix_now_ms();
         uint64_t wait = o->transport == EDGE_TRANSPORT_MQTT
-                            ? posix_mqtt_service(ctx->mqtt, now)
-                            : serial_service(ctx, now, &serial_reopen_at);
+                            ? posix_mqtt_service(ctx->mqtt, real)
+                            : serial_service(ctx, real, &serial_reopen_at);
+        if (ctx->virtual_clock) {
+            uint64_t due = edge_node_next_due_ms(&s_node);
+            if (due > ctx->vclock && real - anchor >= due - ctx->vclock) {
+                anchor += due - ctx->vclock;
+                ctx->vclock = due;
+            }
+        }
+        uint64_t now = ctx->virtual_clock ? ctx->vclock : real;
         edge_node_step(&s_node, now);
         if (o->count != 0 && s_node.stats.acked >= o->count) {
             break;
         }
         uint64_t due = edge_node_next_due_ms(&s_node);
         uint64_t until_due = due > now ? due - now : 0;
+        if (ctx->virtual_clock && until_due > 0) {
+            uint64_t spent = real - anchor;
+            until_due = until_due > spent ? until_due - spent : 0;
+        }
         if (until_due < wait) {
             wait = until_due;
         }
@@ -146,6 +159,11 @@ int main(int argc, char **argv)
     ctx.serial_fd = -1;
     ctx.jitter_rng = opts.seed ^ 0x5bd1e995u; /* separate stream from the sensors */
     posix_sensors_init(&ctx.sensors, opts.seed, opts.sensors, opts.sensor_count);
+    if (opts.readings_path != NULL) {
+        posix_readings_load(&ctx.readings, opts.readings_path, opts.sensor_count);
+    }
+    ctx.virtual_clock = opts.clock_start_ms != 0;
+    ctx.vclock = opts.clock_start_ms;
     hal_posix_init(&hal, &ctx);
 
     edge_node_config_t cfg = {

@@ -35,6 +35,8 @@ typedef struct {
     uint8_t sensor_count;
     const char *firmware;
     bool verbose;
+    const char *readings_path;   /* NULL: synthetic sensors */
+    uint64_t clock_start_ms;     /* 0: real clocks */
 } posix_opts_t;
 
 /* Exits with a usage message on bad flags. */
@@ -47,6 +49,17 @@ typedef struct {
     uint32_t tick[EDGE_SENSORS_MAX];
 } posix_sensors_t;
 
+/* Injected readings (--readings): rows of one value per sensor, replayed
+ * in a loop; reading k of sensor i is row k mod rows, column i. */
+typedef struct {
+    float *value;                /* rows x cols */
+    uint32_t rows;
+    uint8_t cols;
+} posix_readings_t;
+
+/* Loads FILE; exits with a message when it is unreadable or malformed. */
+void posix_readings_load(posix_readings_t *r, const char *path, uint8_t sensor_count);
+
 typedef struct posix_mqtt posix_mqtt_t;
 
 typedef struct {
@@ -58,6 +71,12 @@ typedef struct {
     int serial_fd;               /* -1 when closed or in MQTT mode */
     bool serial_was_gone;        /* the last open failed: the next one is a replug */
     bool reboot_requested;
+    posix_readings_t readings;   /* rows == 0: synthetic */
+    /* --clock-start: both clocks read vclock, which starts there and steps
+     * to exactly the core's next due time once that much real time passed
+     * (so sample times do not depend on scheduling jitter). */
+    bool virtual_clock;
+    uint64_t vclock;
 } posix_ctx_t;
 
 void hal_posix_init(edge_hal_t *hal, posix_ctx_t *ctx);

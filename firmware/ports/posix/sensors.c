@@ -1,6 +1,9 @@
 /* Synthetic sensors. Readings depend only on the seed and the order of
  * reads, never on time, so a seed replays the same values. */
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "posix_port.h"
@@ -57,4 +60,69 @@ float posix_sensor_next(posix_sensors_t *s, const char *name, uint8_t i)
     }
     s->level[i] = clampf(s->level[i] + n, -50.0f, 50.0f); /* unknown: 50 +- walk */
     return round2(50.0f + s->level[i]);
+}
+
+#define READINGS_MAX_ROWS 65536u
+
+static _Noreturn void readings_die(const char *path, unsigned line, const char *what)
+{
+    fprintf(stderr, "edge-node: --readings %s:%u: %s\n", path, line, what);
+    exit(2);
+}
+
+/* Values are parsed as double, then rounded to float: the same two steps as
+ * JavaScript's Math.fround(Number(text)), so a browser port given the same
+ * file reads the same bits. */
+void posix_readings_load(posix_readings_t *r, const char *path, uint8_t cols)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        fprintf(stderr, "edge-node: --readings %s: %s\n", path, strerror(errno));
+        exit(2);
+    }
+    r->cols = cols;
+    r->rows = 0;
+    r->value = NULL;
+    char buf[1024];
+    unsigned line = 0;
+    while (fgets(buf, sizeof buf, f) != NULL) {
+        line++;
+        char *p = buf + strspn(buf, " \t");
+        if (*p == '#' || *p == '\n' || *p == '\r' || *p == '\0') {
+            continue;
+        }
+        if (r->rows == READINGS_MAX_ROWS) {
+            readings_die(path, line, "too many lines");
+        }
+        float *row = realloc(r->value, ((size_t)r->rows + 1) * cols * sizeof *row);
+        if (row == NULL) {
+            readings_die(path, line, "out of memory");
+        }
+        r->value = row;
+        row += (size_t)r->rows * cols;
+        for (uint8_t i = 0; i < cols; i++) {
+            char *end = NULL;
+            errno = 0;
+            double v = strtod(p, &end);
+            if (end == p || errno != 0) {
+                readings_die(path, line, "expected one number per sensor, comma-separated");
+            }
+            row[i] = (float)v;
+            p = end + strspn(end, " \t");
+            if (i + 1 < cols) {
+                if (*p != ',') {
+                    readings_die(path, line, "fewer values than sensors");
+                }
+                p++;
+            }
+        }
+        if (*p != '\n' && *p != '\r' && *p != '\0') {
+            readings_die(path, line, "more values than sensors");
+        }
+        r->rows++;
+    }
+    fclose(f);
+    if (r->rows == 0) {
+        readings_die(path, line, "no readings");
+    }
 }

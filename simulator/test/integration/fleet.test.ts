@@ -152,6 +152,27 @@ describe('fleet simulator against the bridge and RabbitMQ', () => {
     }
   });
 
+  it('wasm nodes (the firmware core in this process) through outages: every batch acknowledged once the fleet settles, with continuous seq, and in RabbitMQ', async () => {
+    const fleet = new Fleet({
+      url: `mqtt://127.0.0.1:${pipeline.mqttPort()}`, devices: 6, rate: 4, batch: 4, node: 'wasm', prefix: topicPrefix,
+      idPrefix: `${prefix.replace(/[^A-Za-z0-9_-]/g, '-')}-wa`, stateDir: join(dir, 'wa-nodes'), seed: 5,
+      outage: { everyMs: 1500, forMs: 600 }, trackIds: true,
+    });
+    await fleet.start();
+    await waitFor(() => fleet.stats().outages >= 2 && fleet.stats().acked >= 40, { timeoutMs: 30_000, what: 'two outages and 40 acked batches' });
+    const final = await fleet.stop();
+    expect(final.sent).toBe(final.acked);
+    expect(final.reconnects).toBeGreaterThanOrEqual(6);
+    const acked = fleet.ackedIds();
+    expect(acked.length).toBe(final.acked);
+    await waitFor(() => acked.every((id) => delivered.some((d) => d.id === id)), { timeoutMs: 30_000, what: 'wasm batches in RabbitMQ' });
+    for (let i = 1; i <= 6; i++) {
+      const seqs = acked.filter((id) => id.includes(`-wa-${i}:`)).map((id) => Number(id.split(':')[2])).sort((a, b) => a - b);
+      expect(seqs.length).toBeGreaterThan(0);
+      expect(seqs).toEqual(seqs.map((_, k) => k));
+    }
+  });
+
   it('npm run simulate: runs for --duration, prints progress and a summary; bad flags get a clear error', async () => {
     const cli = join(process.cwd(), 'simulator', 'fleet', 'cli.ts');
     const run = (args: string[]) =>
