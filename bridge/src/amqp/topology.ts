@@ -21,7 +21,7 @@ export interface QueueSpec {
 export interface SideQueue {
   exchange: string;
   queue: string;
-  /** Unset: classic (the broker's default), as before the option existed. */
+  /** Unset: the broker's default (classic). Quorum survives its home node's loss; a classic side queue then cannot be re-declared (404). */
   type?: 'classic' | 'quorum';
 }
 

@@ -31,7 +31,7 @@ export { QUARANTINE_FILE, QUARANTINE_REPORT } from './segment-files.ts';
 const DEFAULT_SEGMENT_BYTES = 8 * 1024 * 1024;
 const REMOVAL_CHUNK = 4096;
 const DEFAULT_HOT_BYTES = 2 * 1024 * 1024;
-// confirmed records whose tombstone is still in memory are sent again after a crash: 20 ms (was 200) cut duplicates per kill -9 from 160 to 47
+// Confirmed records whose tombstone is still in memory are sent again after a crash, so tombstones leave memory often (docs/reliability.md: duplicates per kill).
 const DEFAULT_ACK_FLUSH_MS = 20;
 
 export class SegmentLogStore implements StoreAndForward {
