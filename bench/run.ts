@@ -523,8 +523,10 @@ async function main(): Promise<void> {
     // The same publisher with lighter messages: what PROTOCOL.md's headers and mandatory cost RabbitMQ (no target).
     if (want('ceiling') && !quick) await ceiling(round, true);
     const pl = want('plugin') ? await plugin(round) : undefined;
+    // Old and new swap places every round, so neither always runs first.
+    if (want('embedded') && baselineRoot && round % 2 === 1) await embedded(round, undefined, 's2o', baselineRoot);
     if (want('embedded')) await embedded(round, pl?.tput.rate, 's2', bridgeRoot);
-    if (want('embedded') && baselineRoot) await embedded(round, undefined, 's2o', baselineRoot);
+    if (want('embedded') && baselineRoot && round % 2 === 0) await embedded(round, undefined, 's2o', baselineRoot);
     if (want('naive')) await naive(round);
   }
   if (want('external')) await external();

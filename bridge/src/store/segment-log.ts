@@ -32,7 +32,7 @@ const DEFAULT_SEGMENT_BYTES = 8 * 1024 * 1024;
 const REMOVAL_CHUNK = 4096;
 const DEFAULT_HOT_BYTES = 2 * 1024 * 1024;
 // Confirmed records whose tombstone is still in memory are sent again after a crash, so tombstones leave memory often (docs/reliability.md: duplicates per kill).
-const DEFAULT_ACK_FLUSH_MS = 20;
+const DEFAULT_ACK_FLUSH_MS = 5;
 
 export class SegmentLogStore implements StoreAndForward {
   private readonly files: SegmentFiles;
