@@ -35,6 +35,8 @@ export interface Segment {
   /** Ids deleted since the last tombstone write. */
   tombstones: number[];
   tombstoneBytes: number;
+  /** Kept open between tombstone writes (they come every few ms); closed when the file goes. */
+  tombstoneFd?: number;
 }
 
 /** Where a record lives, captured before any await (index positions move). */
@@ -142,7 +144,7 @@ export class SegmentFiles {
     await this.io.rename(tmp, seg.path);
     await this.io.fsyncDir(this.dir);
     // The rewritten segment holds no deleted frames, so its tombstones are obsolete.
-    await this.io.unlink(seg.tombstonePath).catch(() => {});
+    await this.dropTombstoneFile(seg);
     return moved;
   }
 
@@ -156,7 +158,7 @@ export class SegmentFiles {
       if (reuse) {
         await this.io.ftruncate(fd, 0);
         await this.io.fdatasync(fd);
-        await this.io.unlink(seg.tombstonePath).catch(() => {});
+        await this.dropTombstoneFile(seg);
         seg.size = 0;
       }
       await this.io.fsyncDir(this.dir);
@@ -172,6 +174,14 @@ export class SegmentFiles {
     seg.tombstones = [];
     if (seg.readFd) await this.io.close(await seg.readFd).catch(() => {});
     await this.io.unlink(seg.path).catch(() => {});
+    await this.dropTombstoneFile(seg);
+  }
+
+  private async dropTombstoneFile(seg: Segment): Promise<void> {
+    const fd = seg.tombstoneFd;
+    seg.tombstoneFd = undefined;
+    seg.tombstoneBytes = 0;
+    if (fd !== undefined) await this.io.close(fd).catch(() => {});
     await this.io.unlink(seg.tombstonePath).catch(() => {});
   }
 
@@ -181,16 +191,17 @@ export class SegmentFiles {
     const data = encodeTombstones(seg.tombstones);
     seg.tombstones = [];
     try {
-      const fd = await this.io.open(seg.tombstonePath, seg.tombstoneBytes === 0 ? 'a' : 'r+');
-      try {
-        if (seg.tombstoneBytes === 0) seg.tombstoneBytes = (await this.io.size(seg.tombstonePath)) ?? 0;
-        await this.io.write(fd, data, seg.tombstoneBytes);
-        seg.tombstoneBytes += data.length;
-      } finally {
-        await this.io.close(fd);
+      if (seg.tombstoneFd === undefined) {
+        seg.tombstoneFd = await this.io.open(seg.tombstonePath, 'a');
+        seg.tombstoneBytes = (await this.io.size(seg.tombstonePath)) ?? 0;
       }
+      await this.io.write(seg.tombstoneFd, data, seg.tombstoneBytes);
+      seg.tombstoneBytes += data.length;
     } catch {
-      // The records stay deleted in memory; a restart may redeliver them.
+      // The records stay deleted in memory; a restart may redeliver them. Reopen next time.
+      const fd = seg.tombstoneFd;
+      seg.tombstoneFd = undefined;
+      if (fd !== undefined) await this.io.close(fd).catch(() => {});
     }
   }
 
@@ -234,7 +245,12 @@ export class SegmentFiles {
   }
 
   /** Closes every descriptor a segment holds for reading. */
+  /** Closes the descriptors kept open for reading and for tombstones. */
   async closeReaders(segments: Iterable<Segment>): Promise<void> {
-    for (const seg of segments) if (seg.readFd) await this.io.close(await seg.readFd.catch(() => -1)).catch(() => {});
+    for (const seg of segments) {
+      if (seg.readFd) await this.io.close(await seg.readFd.catch(() => -1)).catch(() => {});
+      if (seg.tombstoneFd !== undefined) await this.io.close(seg.tombstoneFd).catch(() => {});
+      seg.tombstoneFd = undefined;
+    }
   }
 }
