@@ -176,7 +176,8 @@ export class AmqpSession extends EventEmitter {
       this.attempt++;
       this.urlIndex++;
       const delayMs = backoffMs(this.opts.reconnect, this.attempt);
-      this.emit('reconnect', { url: this.url, attempt: this.attempt, delayMs, error: lost });
+      // `failure` names the URL that failed (password masked): `url` is already the next one.
+      this.emit('reconnect', { url: this.url, attempt: this.attempt, delayMs, error: lost, failure: redactSecrets(`${url}: ${lost?.message ?? 'connection lost'}`) });
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, delayMs);
         this.wake = () => {
@@ -261,9 +262,9 @@ export async function connectFirst(session: AmqpSession, urlCount: number): Prom
   const failures: string[] = [];
   const opened = new Promise<Error | undefined>((resolve) => {
     const onConnected = () => done(undefined);
-    const onReconnect = (e: { error?: Error }) => {
+    const onReconnect = (e: { error?: Error; failure: string }) => {
       if (e.error instanceof SetupRefusedError) return done(e.error);
-      failures.push(session.lastError?.message ?? 'connection failed');
+      failures.push(e.failure);
       if (failures.length >= urlCount) done(new Error(`cannot connect to RabbitMQ (${failures.join('; ')})`));
     };
     const done = (err: Error | undefined) => {

@@ -169,6 +169,8 @@ describe('ExternalMqttIngress (private Mosquitto)', () => {
         if (p.cmd === 'connect') send({ cmd: 'connack', sessionPresent: false, reasonCode: 0 });
         else if (p.cmd === 'subscribe') {
           send({ cmd: 'suback', messageId: p.messageId, granted: [1] });
+          // The telemetry subscription gets the 50; the bridge's $SYS subscription gets nothing.
+          if (!p.subscriptions.some((s) => s.topic === 'site/+/telemetry')) return;
           for (let id = 1; id <= 50; id++) send({ cmd: 'publish', topic: 'site/dev/telemetry', payload: Buffer.from(String(id)), qos: 1, messageId: id, retain: false, dup: false });
         } else if (p.cmd === 'puback') acks.push(p.messageId!);
       });
