@@ -283,6 +283,15 @@ describe('a device can speak only as itself', () => {
       expect(metrics).toMatch(/edge_mqtt_limit_disconnects_total\{reason="max_connections"\} [1-9]/);
     } finally {
       for (const s of [...fromOne, ...fromMany]) s.socket.destroy();
+      // The broker counts a socket down when it sees the close: wait until a new one is admitted
+      // again (it stays open past a moment), so the next test's logins are not refused at the cap.
+      const admitted = async () => {
+        const probe = await open('127.0.0.3');
+        await sleep(150);
+        probe.socket.destroy();
+        return probe.closedAfterMs() === undefined;
+      };
+      await waitFor(admitted, { timeoutMs: 10_000, what: 'the flood sockets released by the broker' });
     }
   });
 
