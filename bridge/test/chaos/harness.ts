@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import amqp from 'amqplib';
 import mqtt from 'mqtt';
-import type { TestContext } from 'vitest';
+import { expect, type TestContext } from 'vitest';
 import { encodeBatch } from '../../src/codec/index.ts';
 import { spawnEdgeNode, type EdgeNodeHandle } from '../../../simulator/nodes/edge-node.ts';
 import { startPtyPair, type PtyPair } from '../../../shared/testkit/pty.ts';
@@ -361,6 +361,20 @@ export class QueueCounter {
       duplicates += c - 1;
     }
     return { lost, duplicates, delivered, strangers, conflicts: [...this.conflicts] };
+  }
+}
+
+export type QueueCount = ReturnType<QueueCounter['count']>;
+
+/** Every fault's verdict: nothing a device saw acknowledged is missing, nothing foreign or altered arrived, and acks happened at all. */
+export function expectNothingLost(mqtt: QueueCount, mqttAcked: number, serial?: { count: QueueCount; acked: number }): void {
+  expect(mqtt.strangers.slice(0, 20)).toEqual([]);
+  expect(mqtt.conflicts.slice(0, 20)).toEqual([]);
+  expect(mqtt.lost.slice(0, 20)).toEqual([]);
+  expect(mqttAcked).toBeGreaterThan(0);
+  if (serial) {
+    expect(serial.count.lost.slice(0, 20)).toEqual([]);
+    expect(serial.acked).toBeGreaterThan(0);
   }
 }
 

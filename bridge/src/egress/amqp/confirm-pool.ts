@@ -241,7 +241,7 @@ export class ConfirmPool extends EventEmitter {
     ch.on('close', () => {
       const limit = maxMessageSizeRefusal(channelError);
       if (limit !== undefined) this.knownMaxMessageSize = { bytes: limit, until: Date.now() + MAX_MESSAGE_SIZE_MEMORY_MS };
-      w.closed(channelError);
+      w.closed(channelError, limit);
       slot.channels = slot.channels.filter((c) => c !== w);
       // A channel the broker closed (e.g. 404: exchange deleted under us) on a live connection:
       // re-declare and reopen. When the whole connection went, the session reconnects instead.

@@ -9,7 +9,7 @@
 //   ack (or the close) arrives, since the broker sends the return first.
 import { IllegalOperationError, type ConfirmChannel, type Message } from 'amqplib';
 import type { OutboundMessage, PublishOutcome } from '../../types.ts';
-import { LinkLostError, UnpublishableError, maxMessageSizeRefusal } from '../../amqp/errors.ts';
+import { LinkLostError, UnpublishableError } from '../../amqp/errors.ts';
 import { returnReason } from '../../adapters/amqplib.ts';
 
 export interface PublishJob {
@@ -101,11 +101,10 @@ export class ConfirmWindow {
     return false;
   }
 
-  /** The channel closed with confirms outstanding: their fate is unknown, so the caller retries, except those the close names as too big. */
-  closed(cause: Error | undefined): void {
+  /** The channel closed with confirms outstanding: their fate is unknown, so the caller retries, except those over `maxSize`, the limit the close named (maxMessageSizeRefusal). */
+  closed(cause: Error | undefined, maxSize: number | undefined): void {
     this.open = false;
     this.draining = false;
-    const maxSize = maxMessageSizeRefusal(cause);
     for (const p of this.inFlight.values()) {
       const size = p.job.msg.body.length;
       if (p.returned) {
