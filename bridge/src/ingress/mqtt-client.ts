@@ -56,7 +56,11 @@ interface Unacked {
 /** One connection's state: a new one starts with nothing outstanding. */
 interface Session {
   socket: Socket;
+  /** Arrival order; entries before `ackedUpTo` were PUBACKed (the array is compacted now and then, not shifted per ack). */
   unacked: Unacked[];
+  ackedUpTo: number;
+  /** A PUBACK flush is queued: acks finished in one tick (a group commit) leave in one write. */
+  flushQueued: boolean;
   /** Set when this connection must not PUBACK anything more (busy, failure, closing). */
   abandoned: boolean;
   pingTimer?: NodeJS.Timeout;
@@ -103,7 +107,9 @@ export class ExternalMqttIngress implements Ingress {
   private stopping = false;
   private started = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
-  private readonly inFlight = new Set<Promise<void>>();
+  /** Handler calls not yet settled; stop() waits for them. */
+  private inFlight = 0;
+  private idle: (() => void) | undefined;
   private firstConnect: { resolve(): void; reject(err: Error): void } | undefined;
   private readonly counters: ExternalMqttStats = { received: 0, acked: 0, redeliveries: 0, handlerErrors: 0, maxInFlight: 0 };
 
@@ -148,7 +154,8 @@ export class ExternalMqttIngress implements Ingress {
   async stop(): Promise<void> {
     if (!this.started) return;
     this.stopping = true;
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    if (this.inFlight > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+    if (this.session) this.ackInOrder(this.session);
     await this.shutdown(true);
     this.started = false;
   }
@@ -181,7 +188,7 @@ export class ExternalMqttIngress implements Ingress {
     const port = Number(url.port || (secure ? 8883 : 1883));
     const socket = secure ? tlsConnect({ host, port, servername: host }) : netConnect({ host, port });
     socket.setNoDelay(true);
-    const session: Session = { socket, unacked: [], abandoned: false, lastPacketAt: Date.now() };
+    const session: Session = { socket, unacked: [], ackedUpTo: 0, flushQueued: false, abandoned: false, lastPacketAt: Date.now() };
     this.session = session;
     const parser = mqttParser(PROTOCOL);
     parser.on('packet', (packet: Packet) => this.onPacket(session, packet));
@@ -254,24 +261,13 @@ export class ExternalMqttIngress implements Ingress {
     if (packet.topic === BROKER_DROPPED_TOPIC) return this.onBrokerDropped(packet.payload.toString());
     this.counters.received++;
     const message = this.messageOf(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload));
-    if (packet.qos === 0) {
-      void this.track(this.ingest(message).catch(() => undefined));
-      return;
-    }
+    if (packet.qos === 0) return this.ingest(message, undefined, s);
     const entry: Unacked = { messageId: packet.messageId!, done: false };
-    s.unacked.push(entry);
-    if (s.unacked.length > this.counters.maxInFlight) this.counters.maxInFlight = s.unacked.length;
+    const outstanding = s.unacked.push(entry) - s.ackedUpTo;
+    if (outstanding > this.counters.maxInFlight) this.counters.maxInFlight = outstanding;
     // While stopping, leave it unacked: the broker redelivers it to our next session.
     if (this.stopping) return;
-    void this.track(
-      this.ingest(message).then(
-        () => {
-          entry.done = true;
-          this.ackInOrder(s);
-        },
-        (reason: unknown) => this.drop(s, String(reason instanceof Error ? reason.message : reason), true),
-      ),
-    );
+    this.ingest(message, entry, s);
   }
 
   private onBrokerDropped(text: string): void {
@@ -284,36 +280,63 @@ export class ExternalMqttIngress implements Ingress {
     }
   }
 
-  /** PUBACKs every finished message at the head, in arrival order. */
-  private ackInOrder(s: Session): void {
-    if (s.abandoned) return;
-    let n = 0;
-    while (n < s.unacked.length && s.unacked[n]!.done) n++;
-    if (n === 0) return;
-    const acks = s.unacked.splice(0, n);
-    const bytes = Buffer.concat(acks.map((a) => generate({ cmd: 'puback', messageId: a.messageId, reasonCode: 0 }, PROTOCOL)));
-    s.socket.write(bytes);
-    this.counters.acked += n;
-  }
-
-  private track(work: Promise<void>): Promise<void> {
-    this.inFlight.add(work);
-    return work.finally(() => this.inFlight.delete(work));
-  }
-
-  /** Resolves when the pipeline stored or rejected the message; rejects when it must come back later. */
-  private async ingest(message: RawMessage): Promise<void> {
+  /**
+   * Hands the message to the pipeline. Stored or rejected: `entry` (QoS 1) is done and PUBACKed
+   * in order. Busy or a failing handler: the connection is dropped so the broker redelivers.
+   */
+  private ingest(message: RawMessage, entry: Unacked | undefined, s: Session): void {
     const handler = this.handler;
     if (!handler) throw new Error('external MQTT ingress has no handler');
-    let outcome;
-    try {
-      outcome = await handler(message);
-    } catch (err) {
-      this.counters.handlerErrors++;
-      this.log.error({ topic: message.topic, err }, 'ingest handler failed; message left unacked');
-      throw err;
+    this.inFlight++;
+    handler(message).then(
+      (outcome) => {
+        if (outcome.kind === 'busy') {
+          if (entry) this.drop(s, `pipeline busy: ${outcome.reason}`, true);
+        } else if (entry) {
+          entry.done = true;
+          if (!s.flushQueued) {
+            s.flushQueued = true;
+            // After the other messages of the same group commit have settled too.
+            queueMicrotask(() => this.ackInOrder(s));
+          }
+        }
+        this.settled();
+      },
+      (err: unknown) => {
+        this.counters.handlerErrors++;
+        this.log.error({ topic: message.topic, err }, 'ingest handler failed; message left unacked');
+        if (entry) this.drop(s, String(err instanceof Error ? err.message : err), true);
+        this.settled();
+      },
+    );
+  }
+
+  private settled(): void {
+    if (--this.inFlight === 0 && this.idle) {
+      const idle = this.idle;
+      this.idle = undefined;
+      idle();
     }
-    if (outcome.kind === 'busy') throw new Error(`pipeline busy: ${outcome.reason}`);
+  }
+
+  /** PUBACKs every finished message at the head, in arrival order, in one write. */
+  private ackInOrder(s: Session): void {
+    s.flushQueued = false;
+    if (s.abandoned) return;
+    const from = s.ackedUpTo;
+    let to = from;
+    while (to < s.unacked.length && s.unacked[to]!.done) to++;
+    if (to === from) return;
+    s.socket.write(pubackFrames(s.unacked, from, to));
+    this.counters.acked += to - from;
+    s.ackedUpTo = to;
+    if (to === s.unacked.length) {
+      s.unacked.length = 0;
+      s.ackedUpTo = 0;
+    } else if (to > 1024 && to * 2 > s.unacked.length) {
+      s.unacked.splice(0, to);
+      s.ackedUpTo = 0;
+    }
   }
 
   private messageOf(topic: string, payload: Buffer): RawMessage {
@@ -338,6 +361,8 @@ export class ExternalMqttIngress implements Ingress {
    */
   private drop(s: Session, reason: string, forRedelivery = false): void {
     if (s.abandoned) return;
+    // What finished before the failing message still gets its PUBACK: only the rest comes back.
+    if (forRedelivery) this.ackInOrder(s);
     s.abandoned = true;
     clearInterval(s.pingTimer);
     if (forRedelivery && !this.stopping) {
@@ -362,4 +387,23 @@ export class ExternalMqttIngress implements Ingress {
     this.log.info({ url: redactUrl(this.options.url) }, 'external MQTT offline; reconnecting');
     this.reconnectTimer = setTimeout(() => this.connect(), this.reconnectPeriod);
   }
+}
+
+/**
+ * PUBACKs for `entries[from..to)`, back to back. MQTT 5 section 3.4: a PUBACK with reason code 0
+ * (Success) and no properties may leave both out, so each is 4 bytes: 0x40, remaining length 2,
+ * the packet identifier. One buffer for a whole group instead of one generate() per message.
+ */
+export function pubackFrames(entries: readonly { messageId: number }[], from = 0, to = entries.length): Buffer {
+  const out = Buffer.allocUnsafe((to - from) * 4);
+  let at = 0;
+  for (let i = from; i < to; i++) {
+    const id = entries[i]!.messageId;
+    out[at] = 0x40;
+    out[at + 1] = 2;
+    out[at + 2] = id >> 8;
+    out[at + 3] = id & 0xff;
+    at += 4;
+  }
+  return out;
 }
