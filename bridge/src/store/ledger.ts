@@ -11,8 +11,13 @@
 //   is handed to `onEmpty` (the store deletes it, or rolls past it if it is the active one).
 // - The hot tail holds only PENDING, committed records, within its byte bound. A hot record
 //   was synced like any other: the tail is a cache, never the only copy.
+// - A record is indexed (PENDING, takeable) as soon as it is appended, before its group is
+//   written: forwarding overlaps the group commit. Until then it has no place on disk
+//   (segment UNCOMMITTED) and its only copy is `uncommitted`, which take() reads it from.
+//   It gets a place, or is gone if the write failed, when its group settles. Drop-oldest and
+//   TTL never pick it, and a tombstone is only ever written for a record that is on disk.
 import type { StoredRecord } from '../types.ts';
-import { GONE, IN_FLIGHT, PENDING, RecordIndex, REMOVING } from './record-index.ts';
+import { GONE, IN_FLIGHT, PENDING, RecordIndex, REMOVING, UNCOMMITTED } from './record-index.ts';
 import type { Located, Segment } from './segment-files.ts';
 import { StoreFullError, type StoreOptions } from './store.ts';
 
@@ -32,6 +37,10 @@ export class Ledger {
   expired = 0;
   private readonly hot = new Map<number, StoredRecord>();
   private hotBytes = 0;
+  /** Appended records whose group commit has not settled: bounded by the writer's queue. */
+  private readonly uncommitted = new Map<number, StoredRecord>();
+  /** Confirmed before their group was written (their index entries may be gone already): tombstoned once it is. */
+  private readonly confirmedUncommitted = new Set<number>();
 
   constructor(
     private readonly bounds: Pick<StoreOptions, 'maxRecords' | 'maxBytes' | 'overflow'>,
@@ -54,7 +63,7 @@ export class Ledger {
       // Only pending records can make room: in-flight ones are about to be delivered.
       const ix = this.index;
       for (let k = ix.head; k < ix.tail && (excessRecords > 0 || excessBytes > 0); k++) {
-        if (ix.state[k] !== PENDING) continue;
+        if (ix.state[k] !== PENDING || ix.segment[k] === UNCOMMITTED) continue;
         victims.push(k);
         excessRecords--;
         excessBytes -= ix.length[k]!;
@@ -66,24 +75,57 @@ export class Ledger {
     return victims;
   }
 
-  /** An append that reserved room failed: its records never existed. */
-  unreserve(count: number, bytes: number): void {
-    this.records -= count;
-    this.bytes -= bytes;
+  /** Records just appended (room reserved, ids in order): takeable now, on disk once their group commits. */
+  appended(records: readonly StoredRecord[]): void {
+    for (const r of records) {
+      this.index.push(r.id, UNCOMMITTED, 0, r.size, r.acceptedAt);
+      this.uncommitted.set(r.id, r);
+    }
+    this.pending += records.length;
   }
 
   /** Records written and synced into `seg` from `offset` on, in order. */
   committed(seg: Segment, records: readonly StoredRecord[], offset: number): void {
+    const ix = this.index;
+    let k = records.length > 0 ? ix.find(records[0]!.id) : -1;
     for (const r of records) {
-      this.index.push(r.id, seg.ordinal, offset, r.size, r.acceptedAt);
-      offset += r.size;
-      if (this.hotBytes + r.size <= this.hotMaxBytes) {
-        this.hot.set(r.id, r);
-        this.hotBytes += r.size;
+      // A group's records sit next to each other in the index; find() only if that ever changes.
+      if (k < 0 || k >= ix.tail || ix.idAt(k) !== r.id) k = ix.find(r.id);
+      this.uncommitted.delete(r.id);
+      if (this.confirmedUncommitted.delete(r.id)) {
+        // Confirmed while its group was being written: now that it is on disk, tombstone it.
+        seg.live++;
+        this.events.onGone(seg, r.id);
+      } else if (k >= 0) {
+        ix.segment[k] = seg.ordinal;
+        ix.offset[k] = offset;
+        seg.live++;
+        if (ix.state[k] === PENDING && this.hotBytes + r.size <= this.hotMaxBytes) {
+          this.hot.set(r.id, r);
+          this.hotBytes += r.size;
+        }
       }
+      if (k >= 0) k++;
+      offset += r.size;
     }
-    seg.live += records.length;
-    this.pending += records.length;
+  }
+
+  /** The group holding these records was not written: they never existed (the sender was not acknowledged and sends again). */
+  failed(records: readonly StoredRecord[]): void {
+    const ix = this.index;
+    for (const r of records) {
+      this.uncommitted.delete(r.id);
+      if (this.confirmedUncommitted.delete(r.id)) continue; // it stopped counting when confirmed
+      const k = ix.find(r.id);
+      if (k < 0) continue;
+      const st = ix.state[k];
+      if (st === PENDING) this.pending--;
+      else if (st === IN_FLIGHT) this.inFlight--;
+      ix.state[k] = GONE;
+      this.records--;
+      this.bytes -= r.size;
+    }
+    ix.advanceHead();
   }
 
   /** A record found at recovery, already counted nowhere. */
@@ -110,6 +152,8 @@ export class Ledger {
       if (rec) {
         this.dropHot(id);
         out.push(rec);
+      } else if (ix.segment[k] === UNCOMMITTED) {
+        out.push(this.uncommitted.get(id));
       } else {
         (cold ??= []).push({ id, segment: ix.segment[k]!, offset: ix.offset[k]!, length: ix.length[k]! });
         (coldAt ??= []).push(out.length);
@@ -137,7 +181,10 @@ export class Ledger {
       ix.state[k] = GONE;
       this.records--;
       this.bytes -= ix.length[k]!;
-      this.gone(ix.segment[k]!, id);
+      if (ix.segment[k] === UNCOMMITTED) {
+        this.uncommitted.delete(id);
+        this.confirmedUncommitted.add(id);
+      } else this.gone(ix.segment[k]!, id);
     }
     ix.advanceHead();
   }
@@ -207,7 +254,7 @@ export class Ledger {
       const st = ix.state[k];
       if (st !== PENDING && st !== IN_FLIGHT) continue;
       if (ix.acceptedAtOf(k) >= cutoff) break;
-      if (st === PENDING) out.push(k);
+      if (st === PENDING && ix.segment[k] !== UNCOMMITTED) out.push(k);
     }
     return out;
   }

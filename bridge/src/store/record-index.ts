@@ -12,6 +12,8 @@ export const PENDING = 1;
 export const IN_FLIGHT = 2;
 /** Dropped or expired, its callback not yet run: no longer counted, segment not yet deletable. */
 export const REMOVING = 3;
+/** The segment of a record appended but not yet written (its group commit has not settled). */
+export const UNCOMMITTED = 0xffff_ffff;
 
 export class RecordIndex {
   private capacity = 1024;

@@ -56,7 +56,7 @@ export class SegmentLogStore implements StoreAndForward {
         this.startRemoval(positions, 'dropped');
       },
       sealedEmpty: (seg) => this.scheduleSegmentDelete(seg),
-      committed: () => this.reader.wake(),
+      appended: () => this.reader.wake(),
     });
   }
 

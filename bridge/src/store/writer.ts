@@ -4,6 +4,9 @@
 // 1. append() resolves only after its frames were written AND fdatasync'ed, so an
 //    acknowledged record survives kill -9 and power loss. A failed write or sync rejects
 //    the whole append; nothing of it was acknowledged, and its ids are never reused.
+//    Its records may be forwarded meanwhile (ledger.appended): a crash or a failed write
+//    before the sync leaves the sender unacknowledged, so it sends the same ids' data again,
+//    a duplicate downstream and never a loss.
 // 2. Group commit: appends that arrive while a sync runs share the next one (one write and
 //    one fdatasync per group). File order is id order.
 // 3. After a failed write the file is cut back to where the group began; after a failed
@@ -19,8 +22,8 @@ export interface WriterHooks {
   dropForRoom(positions: number[]): void;
   /** A sealed segment that holds nothing live. */
   sealedEmpty(seg: Segment): void;
-  /** After every successful group commit. */
-  committed(): void;
+  /** Records were appended: they can be taken now. */
+  appended(): void;
 }
 
 interface QueuedAppend {
@@ -70,6 +73,8 @@ export class Writer {
     const records = new Array<StoredRecord>(count);
     for (let i = 0; i < count; i++) records[i] = recordOf(msgs[i]!, this.nextId + i, frames[i]!);
     this.nextId += count;
+    this.ledger.appended(records);
+    this.hooks.appended();
     return new Promise((resolve, reject) => {
       this.queue.push({ frames, records, bytes, resolve, reject });
       if (!this.committing) this.committing = this.commitLoop();
@@ -148,7 +153,7 @@ export class Writer {
       await io.fdatasync(this.activeFd!);
     } catch (err) {
       this.writeFailedInActive = true;
-      for (const a of group) this.ledger.unreserve(a.records.length, a.bytes);
+      for (const a of group) this.ledger.failed(a.records);
       if (seg && step !== 'prepare') {
         try {
           await io.ftruncate(this.activeFd!, at);
@@ -168,7 +173,6 @@ export class Writer {
       offset += a.bytes;
     }
     for (const a of group) a.resolve(a.records);
-    this.hooks.committed();
   }
 }
 

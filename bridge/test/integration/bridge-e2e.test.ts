@@ -182,7 +182,7 @@ describe('bridge end to end (embedded broker, in process)', () => {
 });
 
 describe('PUBACK follows the fsync', () => {
-  it('withholds the PUBACK while the store commit is held, and sends it once the commit is on disk', async () => {
+  it('withholds the PUBACK while the store commit is held (the batch is forwarded meanwhile), and sends it once the commit is on disk', async () => {
     const prefix = uniquePrefix('held');
     const dir = mkdtempSync(join(tmpdir(), 'edge-held-'));
     const file = join(dir, 'config.json');
@@ -199,8 +199,8 @@ describe('PUBACK follows the fsync', () => {
       const pub = client.publishAsync('factory/floor1/dev-h/telemetry', batchFor('dev-h', 1, 0), { qos: 1 }).then(() => {
         acked = true;
       });
-      // The batch reached the store (its bytes are written, the sync is held)...
-      await waitFor(async () => (await metric(pipeline.health, 'edge_store_records')) === 2, { what: 'append in progress' });
+      // Forwarding overlaps the commit: both of the batch's messages reach RabbitMQ while its sync is held...
+      await waitFor(async () => (await ch.checkQueue(`${prefix}.factory`)).messageCount === 2, { what: 'the batch in RabbitMQ before its fsync' });
       // ...and for as long as the fsync is held, no PUBACK: poll a while, it must stay false.
       const until = Date.now() + 500;
       while (Date.now() < until) {

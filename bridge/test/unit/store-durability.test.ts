@@ -53,9 +53,10 @@ describe('FaultyIo power-cut model', () => {
 });
 
 describe('segment log durability', () => {
-  it('append does not resolve while its fdatasync is held; later appends share the next sync', async () => {
+  it('append does not resolve while its fdatasync is held, yet its records can be forwarded; later appends share the next sync', async () => {
     const io = new FaultyIo();
-    const store = new SegmentLogStore(options(io));
+    const opts = options(io);
+    const store = new SegmentLogStore(opts);
     await store.open();
     const syncsBefore = io.syncCount;
     io.holdSyncs();
@@ -65,12 +66,68 @@ describe('segment log durability', () => {
     const more = [2, 3, 4, 5].map((n) => store.append([message(n)]).then(() => resolved++));
     await new Promise((r) => setTimeout(r, 50));
     expect(resolved).toBe(0);
-    expect(store.stats().records).toBe(5); // reserved against the bounds, not yet takeable
-    expect(await store.take(10)).toEqual([]);
+    expect(store.stats().records).toBe(5);
+    // Forwarding overlaps the commit: taken before any of them is durable.
+    const early = await store.take(10);
+    expect(early.map((r) => r.messageId)).toEqual([1, 2, 3, 4, 5].map((n) => message(n).messageId));
+    // The broker confirms three before the sync lands: once on disk, they are tombstoned.
+    store.confirm(early.slice(0, 3).map((r) => r.id));
+    expect(store.stats().records).toBe(2);
     io.releaseSyncs();
     await Promise.all([first, ...more]);
     expect(resolved).toBe(5);
     expect(io.syncCount - syncsBefore).toBe(2); // group 1 = [1], group 2 = [2..5]
+    store.release(early.slice(3).map((r) => r.id));
+    await store.close();
+
+    const reopened = new SegmentLogStore(options(undefined, { dir: opts.dir }));
+    const report = await reopened.open();
+    expect(report.pending).toBe(2);
+    expect((await reopened.take(10)).map((r) => r.messageId)).toEqual([4, 5].map((n) => message(n).messageId));
+    await reopened.close();
+  });
+
+  it('records taken before their write failed are gone: never handed out again, not counted, not on disk', async () => {
+    const io = new FaultyIo();
+    const opts = options(io);
+    const store = new SegmentLogStore(opts);
+    await store.open();
+    await store.append([message(1)]);
+    io.failWrites('ENOSPC');
+    const failing = store.append([message(2), message(3), message(4)]);
+    failing.catch(() => {}); // asserted below
+    const early = await store.take(10);
+    expect(early.map((r) => r.messageId)).toEqual([1, 2, 3, 4].map((n) => message(n).messageId));
+    await expect(failing).rejects.toBeInstanceOf(StoreIoError);
+    io.clearFaults();
+    expect(store.stats()).toMatchObject({ records: 1, inFlight: 1 });
+    // The publishes of the failed ones settle later: a confirm and a release of unknown records change nothing.
+    store.confirm([early[1]!.id]);
+    store.release([early[0]!.id, early[2]!.id, early[3]!.id]);
+    expect(store.stats()).toMatchObject({ records: 1, inFlight: 0 });
+    expect((await store.take(10)).map((r) => r.messageId)).toEqual([message(1).messageId]);
+    await store.close();
+    const reopened = new SegmentLogStore(options(undefined, { dir: opts.dir }));
+    await reopened.open();
+    expect((await reopened.take(10)).map((r) => r.messageId)).toEqual([message(1).messageId]);
+    await reopened.close();
+  });
+
+  it('drop-oldest and TTL never pick a record whose group is still being written', async () => {
+    const io = new FaultyIo();
+    const dropped: string[] = [];
+    const store = new SegmentLogStore(options(io, { maxRecords: 2, overflow: 'drop-oldest', onDropped: (recs) => dropped.push(...recs.map((r) => r.messageId)) }));
+    await store.open();
+    io.holdSyncs();
+    const first = store.append([message(1)]);
+    const second = store.append([message(2)]);
+    // Both are uncommitted: nothing may make room for a third.
+    await expect(store.append([message(3)])).rejects.toThrow(/nothing pending left to drop/);
+    io.releaseSyncs();
+    await Promise.all([first, second]);
+    await store.append([message(4)]);
+    await waitFor(() => dropped.length === 1, { what: 'the oldest dropped' });
+    expect(dropped).toEqual([message(1).messageId]);
     await store.close();
   });
 
