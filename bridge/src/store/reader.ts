@@ -3,7 +3,8 @@
 // Invariants:
 // - take() returns records in id order and marks them IN_FLIGHT; a failed read returns
 //   nothing and puts every record it took back to PENDING.
-// - Just-committed records come from the hot tail; the others are read from disk and each
+// - Records whose group is still being written, and just-committed ones, come from memory
+//   (ledger: uncommitted, hot tail); the others are read from disk and each
 //   frame's CRC and id are checked. A frame that went bad since open is quarantined and
 //   left out, never delivered.
 // - A waiter for pending records is woken once there is one, or rejected when the store closes.

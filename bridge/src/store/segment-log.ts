@@ -15,7 +15,10 @@
 //    never a loss. A segment whose records are all gone is deleted whole; the active one
 //    never is (segment-files.ts).
 // 4. Recovery never refuses to start and never loops (recovery.ts).
-// 5. Memory holds a 21-byte index entry per live record plus a bounded hot tail (ledger.ts).
+// 5. Memory holds a 21-byte index entry per live record plus a bounded hot tail, and the
+//    records of the group commit in progress (ledger.ts).
+// 7. Records are handed out from the moment they are appended, while their group commit
+//    runs; a tombstone is written only for a record already on disk (ledger.ts).
 // 6. Background file work (tombstones, deletes, quarantine) runs one job at a time.
 import type { OutboundMessage, StoredRecord } from '../types.ts';
 import { nodeIo } from './io.ts';
