@@ -56,14 +56,18 @@ export interface NodeRedProcess {
   stop(): Promise<void>;
 }
 
+// Node ids as the editor makes them: a config node whose property equals a config node's id is
+// taken as a reference to it (an id 'mosquitto' beside name 'mosquitto' is a 'circular dependency').
+const ID = { tab: 'b3c1000000000001', broker: 'b3c1000000000002', mqttIn: 'b3c1000000000003', change: 'b3c1000000000004', amqpServer: 'b3c1000000000005', amqpOut: 'b3c1000000000006' };
+
 /** The flow a user would draw: mqtt in -> change -> amqp out, against the broker and exchange given. */
 export function flowFor(f: NodeRedFlow): { flows: unknown[]; credentials: Record<string, { user: string; password: string }> } {
   const mqttUrl = new URL(f.mqttUrl);
   const amqpUrl = new URL(f.amqpUrl);
   const flows = [
-    { id: 'bench', type: 'tab', label: 'bench' },
+    { id: ID.tab, type: 'tab', label: 'bench' },
     {
-      id: 'mosquitto',
+      id: ID.broker,
       type: 'mqtt-broker',
       name: 'mosquitto',
       broker: mqttUrl.hostname,
@@ -77,12 +81,12 @@ export function flowFor(f: NodeRedFlow): { flows: unknown[]; credentials: Record
       autoUnsubscribe: true,
     },
     // datatype buffer: the msgpack batch passes through untouched.
-    { id: 'in', type: 'mqtt in', z: 'bench', name: 'telemetry', topic: f.filter, qos: '1', datatype: 'buffer', broker: 'mosquitto', nl: false, rap: true, rh: 0, inputs: 0, x: 100, y: 40, wires: [['key']] },
+    { id: ID.mqttIn, type: 'mqtt in', z: ID.tab, name: 'telemetry', topic: f.filter, qos: '1', datatype: 'buffer', broker: ID.broker, nl: false, rap: true, rh: 0, inputs: 0, x: 100, y: 40, wires: [[ID.change]] },
     // The amqp out node takes msg.topic as the routing key verbatim: map it as the naive bridge does, and publish persistent as it does.
     {
-      id: 'key',
+      id: ID.change,
       type: 'change',
-      z: 'bench',
+      z: ID.tab,
       name: 'routing key',
       rules: [
         { t: 'change', p: 'topic', pt: 'msg', from: '/', fromt: 'str', to: '.', tot: 'str' },
@@ -90,10 +94,10 @@ export function flowFor(f: NodeRedFlow): { flows: unknown[]; credentials: Record
       ],
       x: 300,
       y: 40,
-      wires: [['out']],
+      wires: [[ID.amqpOut]],
     },
     {
-      id: 'rabbit',
+      id: ID.amqpServer,
       type: 'amqp-server',
       host: amqpUrl.hostname,
       port: amqpUrl.port,
@@ -106,9 +110,9 @@ export function flowFor(f: NodeRedFlow): { flows: unknown[]; credentials: Record
       topology: JSON.stringify({ exchanges: [{ name: f.exchange, type: 'topic', options: { noCreate: true } }] }),
     },
     // iotype 3: topic exchange.
-    { id: 'out', type: 'amqp out', z: 'bench', name: 'rabbitmq', routingkey: '', iotype: '3', ioname: f.exchange, server: 'rabbit', x: 500, y: 40, wires: [] },
+    { id: ID.amqpOut, type: 'amqp out', z: ID.tab, name: 'rabbitmq', routingkey: '', iotype: '3', ioname: f.exchange, server: ID.amqpServer, x: 500, y: 40, wires: [] },
   ];
-  return { flows, credentials: { rabbit: { user: decodeURIComponent(amqpUrl.username), password: decodeURIComponent(amqpUrl.password) } } };
+  return { flows, credentials: { [ID.amqpServer]: { user: decodeURIComponent(amqpUrl.username), password: decodeURIComponent(amqpUrl.password) } } };
 }
 
 /** Starts Node-RED headless with the flow deployed from its flow file. Readiness is the caller's to check (a message end to end). */
