@@ -135,7 +135,8 @@ export function startNodeRed(opts: { root: string; dir: string; uiPort: number; 
     disableEditor: true,
     uiHost: '127.0.0.1',
     uiPort: opts.uiPort,
-    logging: { console: { level: 'warn', metrics: false, audit: false } },
+    // info: broker connects and drops are in the log.
+    logging: { console: { level: 'info', metrics: false, audit: false } },
     diagnostics: { enabled: false, ui: false },
     runtimeState: { enabled: false, ui: false },
     telemetry: { enabled: false, updateNotification: false },
@@ -148,7 +149,8 @@ export function startNodeRed(opts: { root: string; dir: string; uiPort: number; 
   const out = openSync(logFile, 'w');
   const child: ChildProcess = spawn(process.execPath, [join(peer, 'node_modules', 'node-red', 'red.js'), '--userDir', opts.dir, '--settings', settingsFile], {
     cwd: opts.dir,
-    env: { ...process.env, NODE_ENV: 'production' },
+    // amqp-ts logs connection failures and reconnects at warn (its default is error).
+    env: { AMQPTS_LOGLEVEL: 'warn', ...process.env, NODE_ENV: 'production' },
     stdio: ['ignore', out, out],
   });
   closeSync(out);
