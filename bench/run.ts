@@ -10,6 +10,8 @@
 //   3 external  the bridge as a client of a private Mosquitto, offered scenario 2's rate
 //   4 plugin    RabbitMQ's MQTT plugin on the bench's node, QoS1
 //   5 naive     Mosquitto subscriber awaiting each confirm (the tutorial bridge)
+//   6 nodered   Node-RED 4.1, mqtt in -> amqp out (node-red-contrib-amqp: no confirms), from
+//               bench/peers/node-red: installed on first use by full runs, by hand for --quick
 // plus drain of a 1M backlog under live traffic (200k with --quick), 10k idle
 // connections (2k with --quick), the firmware figures, and the store backends.
 // Outputs: a table, bench/results/<date>.json and .svg, and (full runs) README.md.
@@ -30,13 +32,14 @@ import { Worker } from './lib/worker.ts';
 import { sampleCpu, sampleProcess, rssBytes, type CpuShare, type ProcSample } from './lib/proc-stats.ts';
 import { summariseProfile } from './lib/profile-summary.ts';
 import { benchBridgeConfig, startBridge, type BridgeProcess } from './lib/bridge-process.ts';
+import { INSTALL_HINT, installNodeRed, installedNodeRed, startNodeRed, type NodeRedProcess, type NodeRedVersions } from './lib/node-red.ts';
 import { TARGETS, consoleReport, markdownReport, median, svgChart, updateReadme, verdict, type ProfileRow, type ScenarioRow, type LatencyStages, type TargetRow, type TargetSpec } from './lib/report.ts';
-import { READINGS_PER_BATCH } from './load/payload.ts';
+import { READINGS_PER_BATCH, batchPayload, deviceId, topicFor } from './load/payload.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const quick = process.argv.includes('--quick');
 // --only=embedded,drain runs a subset (for profiling one scenario); targets needing the rest are skipped.
-// Names: firmware store ceiling plugin embedded external naive profile drain scale. --profile adds the
+// Names: firmware store ceiling plugin embedded external naive nodered profile drain scale. --profile adds the
 // profiled phase to a quick run.
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
 // --baseline-root=<checkout> runs scenario 2 a second time per round with the bridge of another
@@ -232,7 +235,7 @@ interface Round {
   atPluginRate?: Latency;
 }
 
-/** Every round of every scenario, by scenario key (s1..s5). */
+/** Every round of every scenario, by scenario key (s1..s6). */
 const rounds: Record<string, Round[]> = {};
 function record(key: string, r: Round): Round {
   (rounds[key] ??= []).push(r);
@@ -275,7 +278,7 @@ function row(key: string, name: string): ScenarioRow | undefined {
 // ------------------------------------------------------------------ scenarios
 async function ceiling(round: number, light = false): Promise<Round> {
   const key = light ? 's1b' : 's1';
-  progress(`scenario 1${light ? 'b' : ''}/5, round ${round + 1}: ceiling (amqplib, 2 connections x 2 confirm channels x 500 in flight, ${light ? 'light messages: no headers, not mandatory' : "the bridge's message properties"})`);
+  progress(`scenario 1${light ? 'b' : ''}/6, round ${round + 1}: ceiling (amqplib, 2 connections x 2 confirm channels x 500 in flight, ${light ? 'light messages: no headers, not mandatory' : "the bridge's message properties"})`);
   const pub = Worker.start(join(root, 'bench/load/amqp-publisher.ts'), 'ceiling');
   cleanups.push(() => pub.stop());
   await pub.call('connect', { url: rabbit.amqpUrl, exchange: EXCHANGE, keyPrefix: KEY_PREFIX, topicPrefix: PREFIX, connections: 2, channelsPerConnection: 2, window: 500, devices: P.devices, bridgeProperties: !light });
@@ -287,7 +290,7 @@ async function ceiling(round: number, light = false): Promise<Round> {
 }
 
 async function plugin(round: number): Promise<Round> {
-  progress(`scenario 4/5, round ${round + 1}: RabbitMQ MQTT plugin, QoS1 straight into amq.topic`);
+  progress(`scenario 4/6, round ${round + 1}: RabbitMQ MQTT plugin, QoS1 straight into amq.topic`);
   const gen = await devices(rabbit.mqttUrl!, P.devices, `s4r${round}`, { username: 'guest', password: 'guest' });
   const run = (phase: string) => (rate: number, d: number) => gen.call<LoadResult>('run', { phase, rate, durationMs: d });
   const t = await throughput(`s4t${round}`, (d) => run(`s4t${round}`)(0, d), { 'load generators': gen.pid });
@@ -298,7 +301,7 @@ async function plugin(round: number): Promise<Round> {
 }
 
 async function embedded(round: number, pluginRate: number | undefined, key = 's2', bridgeRoot: string = root): Promise<Round> {
-  progress(`scenario 2/5${key === 's2' ? '' : ` (${key}: the bridge of ${bridgeRoot})`}, round ${round + 1}: this bridge, embedded MQTT ingress, durable store, confirms`);
+  progress(`scenario 2/6${key === 's2' ? '' : ` (${key}: the bridge of ${bridgeRoot})`}, round ${round + 1}: this bridge, embedded MQTT ingress, durable store, confirms`);
   const port = await freePort();
   let b = await bridge({ mode: 'embedded', port }, rabbit.amqpUrl, undefined, [], bridgeRoot);
   const gen = await devices(`mqtt://127.0.0.1:${port}`, P.devices, `${key}r${round}`);
@@ -359,7 +362,7 @@ async function dropSession(url: string, clientId: string): Promise<void> {
  * bridge takes messages out of it. What reaches RabbitMQ is the result: at most the offered rate.
  */
 async function external(round: number, offeredRate: number): Promise<Round> {
-  progress(`scenario 3/5, round ${round + 1}: this bridge as a client of a private Mosquitto, offered ${offeredRate > 0 ? `${offeredRate.toFixed(0)} msg/s (scenario 2's rate)` : 'an unpaced flood'}`);
+  progress(`scenario 3/6, round ${round + 1}: this bridge as a client of a private Mosquitto, offered ${offeredRate > 0 ? `${offeredRate.toFixed(0)} msg/s (scenario 2's rate)` : 'an unpaced flood'}`);
   const clientId = `${RUN}-bridge-ext${round}`;
   const mqttCfg = { mode: 'external' as const, url: mosq.url, clientId, topics: [`${PREFIX}/+/telemetry`] };
   let b = await bridge(mqttCfg);
@@ -381,7 +384,7 @@ async function external(round: number, offeredRate: number): Promise<Round> {
 }
 
 async function naive(round: number): Promise<Round> {
-  progress(`scenario 5/5, round ${round + 1}: naive bridge (Mosquitto subscriber, awaits each confirm)`);
+  progress(`scenario 5/6, round ${round + 1}: naive bridge (Mosquitto subscriber, awaits each confirm)`);
   const startNaive = async () => {
     const n = Worker.start(join(root, 'bench/load/naive-bridge.ts'), 'naive');
     cleanups.push(() => n.stop());
@@ -399,6 +402,81 @@ async function naive(round: number): Promise<Round> {
   await gen.stop();
   await n.stop();
   return record('s5', { tput: t, lat: l });
+}
+
+/** Scenario 6's peer, if it can run: installed already, or installed now by a full run. */
+async function nodeRedPeer(): Promise<NodeRedVersions | undefined> {
+  let v = installedNodeRed(root);
+  if (!v && quick) {
+    // --quick (CI on every landing) never installs: ~300 packages is not a smoke test's job.
+    progress(`scenario 6 (Node-RED) skipped: not installed; ${INSTALL_HINT} installs it`);
+    raw.nodered = { skipped: `not installed; ${INSTALL_HINT} installs it` };
+    return undefined;
+  }
+  if (!v) {
+    progress(`installing the Node-RED peer for scenario 6, once (npm ci --prefix bench/peers/node-red)`);
+    const r = installNodeRed(root);
+    v = installedNodeRed(root);
+    if (!r.ok || !v) {
+      const reason = r.ok ? 'installed, but its packages are not where expected' : r.reason;
+      progress(`scenario 6 (Node-RED) skipped: ${reason}`);
+      raw.nodered = { skipped: reason };
+      return undefined;
+    }
+  }
+  raw.nodered = { ...v, confirms: false };
+  return v;
+}
+
+/** Publishes one batch a time until the consumer has counted one for `phase`: the flow is deployed, subscribed and connected to RabbitMQ. */
+async function untilForwarding(nr: NodeRedProcess, phase: string): Promise<void> {
+  const c = await mqtt.connectAsync(mosq.url, { clientId: `${RUN}-${phase}-probe`, clean: true });
+  const device = deviceId(phase, 0);
+  let seq = 0;
+  try {
+    const ok = await waitUntil(`Node-RED forwarding (${phase})`, async () => {
+      if (nr.exited() !== undefined) throw new Error(`Node-RED exited (${nr.exited()}):\n${nr.logTail()}`);
+      if ((await count(phase)) > 0) return true;
+      await c.publishAsync(topicFor(PREFIX, device), batchPayload(device, seq++), { qos: 1 });
+      await sleep(300);
+      return (await count(phase)) > 0;
+    }, 60_000);
+    if (!ok) throw new Error(`Node-RED did not forward a probe within 60 s:\n${nr.logTail()}`);
+  } finally {
+    await c.endAsync();
+  }
+}
+
+async function nodered(round: number, v: NodeRedVersions): Promise<Round> {
+  progress(`scenario 6/6, round ${round + 1}: Node-RED ${v.nodeRed}, mqtt in (QoS1, Mosquitto) -> amqp out (node-red-contrib-amqp ${v.amqpNode}: no publisher confirms)`);
+  let starts = 0;
+  const startNr = async () => {
+    const tag = `${round}${String.fromCharCode(97 + starts++)}`;
+    const t0 = Date.now();
+    const nr = startNodeRed({
+      root,
+      dir: join(workDir, `node-red-${tag}`),
+      uiPort: await freePort(),
+      flow: { mqttUrl: mosq.url, clientId: `${RUN}-nodered${tag}`, filter: `${PREFIX}/+/telemetry`, amqpUrl: rabbit.amqpUrl, exchange: EXCHANGE },
+    });
+    cleanups.push(() => nr.stop());
+    await untilForwarding(nr, `s6w${tag}`);
+    progress(`  Node-RED up and forwarding in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    return nr;
+  };
+  let nr = await startNr();
+  const gen = await devices(mosq.url, P.devices, `s6r${round}`);
+  const run = (phase: string) => (rate: number, d: number) => gen.call<LoadResult>('run', { phase, rate, durationMs: d });
+  const t = await throughput(`s6t${round}`, (d) => run(`s6t${round}`)(0, d), { 'under test': nr.pid, 'load generators': gen.pid, Mosquitto: mosq.pid });
+  // Once (a quick run on a loaded box) it forwarded ~nothing of what Mosquitto took, cause unknown: leave its log in the output.
+  if ((t.rate * (P.tputMs - P.warmMs)) / 1000 < 0.05 * t.load.acked) progress(`  s6t${round}: Node-RED forwarded almost nothing; its log ends:\n${nr.logTail()}`);
+  // As for the naive bridge: whatever it still holds is dropped with it; a fresh one starts empty.
+  await nr.stop();
+  nr = await startNr();
+  const l = await latency(`s6l${round}`, t.rate / 2, run(`s6l${round}`));
+  await gen.stop();
+  await nr.stop();
+  return record('s6', { tput: t, lat: l });
 }
 
 // ------------------------------------------------------------------ drain and scale
@@ -520,6 +598,7 @@ async function main(): Promise<void> {
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/store-backends.ts'], { cwd: root, encoding: 'utf8', env: { ...process.env, BENCH_MS: '2500' } });
     raw.storeBackends = `${r.stdout}`.trim();
   }
+  const nodeRed = want('nodered') ? await nodeRedPeer() : undefined;
   await brokers();
   // Rounds interleave the scenarios, so a noisy minute on the box hits each of them
   // once rather than one scenario every time; each figure is the median of its rounds.
@@ -534,6 +613,7 @@ async function main(): Promise<void> {
     if (want('embedded') && baselineRoot && round % 2 === 0) await embedded(round, undefined, 's2o', baselineRoot);
     if (want('external')) await external(round, s2?.tput.rate ?? 0);
     if (want('naive')) await naive(round);
+    if (nodeRed) await nodered(round, nodeRed);
   }
   const profile = want('profile') && (!quick || process.argv.includes('--profile')) ? await profileBridge() : [];
   const s1 = row('s1', '1 ceiling: amqplib direct');
@@ -543,6 +623,7 @@ async function main(): Promise<void> {
   const s2o = baselineRoot ? row('s2o', '2o baseline bridge (--baseline-root), embedded MQTT') : undefined;
   const s3 = row('s3', '3 bridge, external Mosquitto');
   const s5 = row('s5', '5 naive bridge');
+  const s6 = row('s6', '6 Node-RED, mqtt in -> amqp out (no confirms)');
   const d = want('drain') ? await drain(s1?.msgsPerSec ?? NaN, Math.min(500, (s2?.msgsPerSec ?? 5000) / 10)) : undefined;
   const sc = want('scale') ? await scale() : undefined;
 
@@ -556,11 +637,11 @@ async function main(): Promise<void> {
     for (let i = 0; i < Math.min(rounds[a]?.length ?? 0, rounds[b]?.length ?? 0); i++) xs.push(f(rounds[a]![i]!, rounds[b]![i]!));
     return xs;
   };
-  const vs = (spec: TargetSpec, a: ScenarioRow | undefined, b: ScenarioRow | undefined, keys: [string, string]) => {
+  const vs = (spec: TargetSpec, a: ScenarioRow | undefined, b: ScenarioRow | undefined, keys: [string, string], note = '') => {
     if (!a || !b) return;
     const xs = perRound(keys[0], keys[1], (x, y) => x.tput.rate / y.tput.rate);
     const x = median(xs);
-    targets.push({ what: spec.what, target: spec.target, result: `${r(x)} (${a.msgsPerSec.toFixed(0)} vs ${b.msgsPerSec.toFixed(0)} msg/s${range(xs)})`, met: verdict(spec, x), findings: throughputFindings(a, b, profile) });
+    targets.push({ what: spec.what, target: spec.target, result: `${r(x)} (${a.msgsPerSec.toFixed(0)} vs ${b.msgsPerSec.toFixed(0)} msg/s${range(xs)})${note}`, met: verdict(spec, x), findings: throughputFindings(a, b, profile) });
   };
   const before = targets.splice(0);
   vs(TARGETS.vsCeiling, s2, s1, ['s2', 's1']);
@@ -568,6 +649,9 @@ async function main(): Promise<void> {
   vs(TARGETS.vsNaive, s2, s5, ['s2', 's5']);
   vs(TARGETS.vsPlugin, s2, s4, ['s2', 's4']);
   vs(TARGETS.externalVsEmbedded, s3, s2, ['s3', 's2']);
+  // A comparison, no goal; Node-RED's figure is without publisher confirms, the bridge's with them.
+  vs(TARGETS.vsNodeRed, s2, s6, ['s2', 's6'], '; Node-RED publishes without confirms');
+  if (want('nodered') && !nodeRed) targets.push({ what: TARGETS.vsNodeRed.what, target: TARGETS.vsNodeRed.target, result: `not run: ${(raw.nodered as { skipped: string }).skipped}`, met: undefined });
   const sync = fsyncLatency();
   raw.fsyncMs = sync;
   // Means of the last round's stages: where the bridge's latency goes (the table below has them all).

@@ -31,11 +31,13 @@ export const TARGETS = {
   backlogRss: { what: 'RSS with the backlog stored', target: '<= 150 MB', atMost: 150 },
   drainVsCeiling: { what: 'Drain of the backlog under live traffic vs the ceiling', target: '>= 0.8x', atLeast: 0.8 },
   connectionsRss: { what: 'MQTT connections, RSS idle / trickle', target: '<= 250 MB (10k)', atMost: 250 },
+  // Informational: no bound, so never met or missed.
+  vsNodeRed: { what: 'Bridge vs Node-RED (mqtt in -> amqp out)', target: 'none (comparison)' },
 } as const satisfies Record<string, TargetSpec>;
 
-/** Met, missed, or undefined when the figure was not measured (NaN). */
+/** Met, missed, or undefined when the figure was not measured (NaN) or the spec has no bound (a plain comparison). */
 export function verdict(spec: TargetSpec, value: number): boolean | undefined {
-  if (!Number.isFinite(value)) return undefined;
+  if (!Number.isFinite(value) || (spec.atLeast === undefined && spec.atMost === undefined)) return undefined;
   if (spec.atLeast !== undefined && value < spec.atLeast) return false;
   if (spec.atMost !== undefined && value > spec.atMost) return false;
   return true;
@@ -167,7 +169,7 @@ export function markdownReport(scenarios: ScenarioRow[], targets: TargetRow[], m
     '',
     markdownTable(SCENARIO_HEADERS, scenarios.map(scenarioCells)),
   ];
-  if (scenarios.some((s) => s.cpuUsPerMsg)) out.push('', 'CPU per delivered message at max rate (median of rounds; "under test" is the bridge, or the naive bridge):', '', markdownTable(CPU_HEADERS, scenarios.map(cpuCells)));
+  if (scenarios.some((s) => s.cpuUsPerMsg)) out.push('', 'CPU per delivered message at max rate (median of rounds; "under test" is the bridge, the naive bridge, or Node-RED):', '', markdownTable(CPU_HEADERS, scenarios.map(cpuCells)));
   if (stages) out.push('', `Where the latency goes (${stages.phase}; means, from the consumer's device-to-receipt and the bridge's stage histograms):`, '', markdownTable(STAGE_HEADERS, stageRows(stages)));
   if (profile.length) out.push('', 'Where the bridge\'s own CPU goes (scenario 2 at max rate, `--cpu-prof`, self time by stage):', '', markdownTable(PROFILE_HEADERS, profile.map(profileCells)));
   return out.join('\n');

@@ -41,6 +41,15 @@ describe('bench targets', () => {
     expect(verdict(TARGETS.vsNaive, NaN)).toBeUndefined();
   });
 
+  it('gives a comparison without a bound (Node-RED) no verdict, whatever the figure', () => {
+    expect(TARGETS.vsNodeRed).not.toHaveProperty('atLeast');
+    expect(TARGETS.vsNodeRed).not.toHaveProperty('atMost');
+    for (const x of [0.1, 1, 100]) expect(verdict(TARGETS.vsNodeRed, x)).toBeUndefined();
+    const row: TargetRow = { what: TARGETS.vsNodeRed.what, target: TARGETS.vsNodeRed.target, result: '0.78x (11314 vs 14498 msg/s); Node-RED publishes without confirms', met: verdict(TARGETS.vsNodeRed, 0.78) };
+    expect(consoleReport([], [row])).toMatch(/Bridge vs Node-RED \(mqtt in -> amqp out\)\s+none \(comparison\)\s+0\.78x .*without confirms$/m);
+    expect(markdownReport([], [row], 'Full run.')).toContain('| Bridge vs Node-RED (mqtt in -> amqp out) | none (comparison) | 0.78x (11314 vs 14498 msg/s); Node-RED publishes without confirms | n/a |');
+  });
+
   it('prints every target text as the console table shows it', () => {
     const rows: TargetRow[] = Object.values(TARGETS).map((t) => ({ what: t.what, target: t.target, result: '1.00x', met: verdict(t, 1) }));
     const text = consoleReport([], rows);
