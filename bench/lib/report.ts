@@ -91,8 +91,8 @@ export function scenarioCells(s: ScenarioRow): string[] {
     s.range && (s.rounds ?? 0) > 1 ? `${fmt(s.msgsPerSec)} (${fmt(s.range[0])}-${fmt(s.range[1])})` : fmt(s.msgsPerSec),
     fmt(s.readingsPerSec),
     `${fmt(s.latencyRate)}/s`,
-    fmt(s.p50Ms, 1),
-    fmt(s.p99Ms, 1),
+    fmt(s.p50Ms, 2),
+    fmt(s.p99Ms, 2),
     s.rssMb === undefined ? '-' : fmt(s.rssMb),
     s.cpu === undefined ? '-' : fmt(s.cpu, 2),
   ];

@@ -3,7 +3,7 @@
 // (the same pool shape as the bridge's defaults), persistent.
 import amqp from 'amqplib';
 import { serve } from '../lib/worker.ts';
-import { batchPayload, deviceId, pace, topicFor } from './payload.ts';
+import { batchPayload, deviceId, logSend, newSendLog, pace, topicFor } from './payload.ts';
 
 interface Chan {
   ch: amqp.ConfirmChannel;
@@ -54,6 +54,7 @@ serve({
   },
   async run(args: { phase: string; rate: number; durationMs: number }) {
     const counts = { sent: 0, acked: 0, failed: 0 };
+    const sends = args.rate > 0 ? newSendLog() : undefined;
     const seqs = new Array<number>(cfg.devices).fill(0);
     let rr = 0;
     const trySend = (): boolean => {
@@ -63,6 +64,7 @@ serve({
         const n = counts.sent % cfg.devices;
         const device = deviceId(args.phase, n);
         const seq = ++seqs[n]!;
+        logSend(sends, n, seq);
         counts.sent++;
         c.inFlight++;
         const ok = c.ch.publish(cfg.exchange, `${cfg.keyPrefix}.${device}.telemetry`, batchPayload(device, seq), properties(device, seq), (err) => {
@@ -87,7 +89,7 @@ serve({
     });
     const deadline = Date.now() + 30_000;
     while (chans.some((c) => c.inFlight > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    return counts;
+    return { ...counts, sends };
   },
   async exit() {
     for (const c of conns) await c.close().catch(() => {});

@@ -3,7 +3,7 @@
 import { createConnection } from 'node:net';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { serve } from '../lib/worker.ts';
-import { batchPayload, deviceId, pace, topicFor } from './payload.ts';
+import { batchPayload, deviceId, logSend, newSendLog, pace, topicFor, type SendLog } from './payload.ts';
 
 interface Setup {
   url: string;
@@ -81,7 +81,7 @@ async function connect(args: Setup): Promise<{ connected: number; ms: number }> 
   return { connected: devices.filter((d) => d.client.connected).length, ms: Date.now() - started };
 }
 
-function publisher(phase: string, window: number, total: number) {
+function publisher(phase: string, window: number, total: number, sends?: SendLog) {
   let rr = 0;
   const counts = { sent: 0, acked: 0, failed: 0 };
   const trySend = (): boolean => {
@@ -94,6 +94,7 @@ function publisher(phase: string, window: number, total: number) {
       d.inFlight++;
       counts.sent++;
       d.seq++;
+      logSend(sends, i, d.seq);
       d.client.publish(topicFor(setup.prefix, device), batchPayload(device, d.seq), { qos: 1 }, (err) => {
         d.inFlight--;
         if (err) counts.failed++;
@@ -109,7 +110,8 @@ function publisher(phase: string, window: number, total: number) {
 
 async function run(args: { phase: string; rate: number; durationMs: number; window?: number; total?: number }) {
   const total = args.total ?? Infinity;
-  const { counts, trySend } = publisher(args.phase, args.window ?? Number(process.env.BENCH_WINDOW ?? 20), total);
+  const sends = args.rate > 0 ? newSendLog() : undefined;
+  const { counts, trySend } = publisher(args.phase, args.window ?? Number(process.env.BENCH_WINDOW ?? 20), total, sends);
   await pace({
     rate: args.rate,
     durationMs: args.durationMs,
@@ -123,7 +125,7 @@ async function run(args: { phase: string; rate: number; durationMs: number; wind
   // Let the window settle so `acked` is final for this phase.
   const deadline = Date.now() + 30_000;
   while (devices.some((d) => d.inFlight > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  return { ...counts, errors, lastError };
+  return { ...counts, errors, lastError, sends };
 }
 
 /** Every client publishes one batch per `intervalMs`, spread evenly, for `durationMs`. */

@@ -15,6 +15,32 @@ export function batchPayload(device: string, seq: number): Buffer {
   return encodeBatch({ v: 1, device, boot: 1, seq, fw: 'bench', ts: Date.now(), unsynced: false, readings });
 }
 
+/** Epoch milliseconds with sub-millisecond precision: the same clock in every bench process (a batch's `ts` is whole ms). */
+export function preciseNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** When each batch of a paced phase left its generator, by device number and seq: the consumer joins its receipts to these. */
+export interface SendLog {
+  device: number[];
+  seq: number[];
+  at: number[];
+}
+
+/** Paced phases log their sends, up to this many (a latency phase sends far fewer). */
+export const SEND_LOG_MAX = 200_000;
+
+export function newSendLog(): SendLog {
+  return { device: [], seq: [], at: [] };
+}
+
+export function logSend(log: SendLog | undefined, device: number, seq: number): void {
+  if (!log || log.at.length >= SEND_LOG_MAX) return;
+  log.device.push(device);
+  log.seq.push(seq);
+  log.at.push(preciseNow());
+}
+
 export function deviceId(phase: string, n: number): string {
   return `${phase}-${n}`;
 }
