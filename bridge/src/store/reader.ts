@@ -22,6 +22,7 @@ interface Waiter {
 
 export class Reader {
   private waiters: Waiter[] = [];
+  private wakeQueued = false;
 
   constructor(
     private readonly files: SegmentFiles,
@@ -68,6 +69,19 @@ export class Reader {
       const waiter: Waiter = { resolve, reject, detach: () => signal?.removeEventListener('abort', onAbort) };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiters.push(waiter);
+    });
+  }
+
+  /**
+   * Wakes the waiters once the appends of this event-loop turn are in: the forwarder takes
+   * them together and their publishes leave in one socket write, not one write per append.
+   */
+  wakeSoon(): void {
+    if (this.wakeQueued || this.waiters.length === 0) return;
+    this.wakeQueued = true;
+    setImmediate(() => {
+      this.wakeQueued = false;
+      this.wake();
     });
   }
 

@@ -59,7 +59,7 @@ export class SegmentLogStore implements StoreAndForward {
         this.startRemoval(positions, 'dropped');
       },
       sealedEmpty: (seg) => this.scheduleSegmentDelete(seg),
-      appended: () => this.reader.wake(),
+      appended: () => this.reader.wakeSoon(),
     });
   }
 
