@@ -9,6 +9,10 @@ import { z } from 'zod';
 import { AEDES_CHECKED, routeClientMessagesOnlyWhen, subscriptionsOf } from '../../src/adapters/aedes.ts';
 import { PROM_CLIENT_CHECKED, addToUnlabelledHistogram } from '../../src/adapters/prom-client.ts';
 import { ZOD_CHECKED, defOf } from '../../src/adapters/zod.ts';
+import { AMQPLIB_CHECKED, encodePublish, publishFast, type PublishOptions } from '../../src/adapters/amqplib.ts';
+import { createRequire } from 'node:module';
+import { PassThrough } from 'node:stream';
+import fc from 'fast-check';
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -80,5 +84,134 @@ describe('zod adapter', () => {
     const union = defOf(obj.shape!.u!);
     expect(union.type, msg).toBe('union');
     expect(union.options!.map((o) => Object.keys(defOf(o).shape!)), msg).toEqual([['p'], ['q']]);
+  });
+});
+
+describe('amqplib adapter: publish frames', () => {
+  // amqplib's own encoders, the ones ch.publish runs (its export map hides lib/, so by path).
+  const lib = createRequire(join(import.meta.dirname, '../../../node_modules/amqplib/lib/defs.js'));
+  const defs = lib('./defs.js');
+  const frame = lib('./frame.js');
+  const Args = lib('./api_args.js');
+  const { Connection } = lib('./connection.js');
+  const { ConfirmChannel } = lib('./channel_model.js');
+  const { IllegalOperationError } = lib('./error.js');
+  const msg = because('amqplib', AMQPLIB_CHECKED);
+
+  /** The bytes amqplib writes for ch.publish on channel `ch`, or the error it throws. */
+  function theirs(ch: number, exchange: string, key: string, body: Buffer, options: PublishOptions): Buffer | Error {
+    try {
+      const fields = Args.publish(exchange, key, options);
+      const parts = [defs.encodeMethod(defs.BasicPublish, ch, fields), defs.encodeProperties(defs.BasicProperties, ch, body.length, fields)];
+      if (body.length > 0) parts.push(frame.makeBodyFrame(ch, body));
+      return Buffer.concat(parts);
+    } catch (err) {
+      return err as Error;
+    }
+  }
+
+  const bridgeMessage = (): PublishOptions => ({
+    persistent: true,
+    mandatory: true,
+    messageId: 'plant-7/esp32-0a1b2c:3:184467',
+    timestamp: 1_765_000_000,
+    contentType: 'application/msgpack',
+    headers: { 'x-device': 'esp32-0a1b2c', 'x-boot': 3, 'x-seq': 184467, 'x-fw': '1.4.2', 'x-topic': 'plant-7/esp32-0a1b2c/telemetry' },
+  });
+
+  const cases: Array<[string, number, string, string, Buffer, PublishOptions]> = [
+    ['the bridge\'s message', 1, 'telemetry', 'telemetry.esp32-0a1b2c', Buffer.from('body of a batch'), bridgeMessage()],
+    ['a split part', 2, 'telemetry', 'telemetry.esp32-0a1b2c.temp', Buffer.alloc(700, 7), { ...bridgeMessage(), headers: { ...bridgeMessage().headers, 'x-part': 0 } }],
+    ['no options', 3, '', 'q', Buffer.from('x'), {}],
+    ['empty body, empty headers, not persistent', 65535, 'ex', 'k', Buffer.alloc(0), { persistent: false, mandatory: false, headers: {} }],
+    ['non-ASCII everywhere', 9, 'échange', 'clé.ü.日本', Buffer.from('ß'), { messageId: 'idé-1', contentType: 'application/json', headers: { 'x-ключ': 'значение 🚀', ascii: 'plain' } }],
+    ['shortstr limits', 4, 'e'.repeat(255), 'k'.repeat(255), Buffer.from('y'), { messageId: 'm'.repeat(255), contentType: 'c'.repeat(255), headers: { ['h'.repeat(255)]: 's'.repeat(1000) } }],
+    ['every number width', 5, 'ex', 'k', Buffer.from('z'), {
+      headers: {
+        zero: 0, negZero: -0, b1: 127, b2: -128, s1: 128, s2: -129, s3: 32767, s4: -32768, i1: 32768, i2: -32769, i3: 2 ** 31 - 1, i4: -(2 ** 31),
+        l1: 2 ** 31, l2: -(2 ** 31) - 1, l3: 2 ** 32 - 1, l4: 2 ** 32, l5: Number.MAX_SAFE_INTEGER, l6: Number.MIN_SAFE_INTEGER, l7: -1 - 2 ** 40,
+        d1: 1.5, d2: -2.25, d3: 1e-300, d4: 2 ** 49 + 0.5, d5: 2 ** 63, d6: Infinity, d7: 1e300,
+      },
+    }],
+    ['booleans and skipped undefined', 6, 'ex', 'k', Buffer.from('w'), { headers: { yes: true, no: false, gone: undefined, after: 'x' } }],
+    ['timestamps', 7, 'ex', 'k', Buffer.from('t'), { timestamp: 0 }],
+    ['a large timestamp', 7, 'ex', 'k', Buffer.from('t'), { timestamp: Number.MAX_SAFE_INTEGER }],
+    ['integer-like header keys', 8, 'ex', 'k', Buffer.from('o'), { headers: { b: 1, '2': 2, a: 3, '1': 4 } }],
+  ];
+
+  it.each(cases)('encodes %s byte for byte as amqplib does', (_name, ch, exchange, key, body, options) => {
+    const expected = theirs(ch, exchange, key, body, options);
+    expect(expected, 'amqplib accepts the case').toBeInstanceOf(Buffer);
+    expect(encodePublish(ch, exchange, key, body, options)?.toString('hex'), msg).toBe((expected as Buffer).toString('hex'));
+  });
+
+  it('leaves to amqplib what it would refuse or encodes otherwise', () => {
+    const refused: Array<[string, string, PublishOptions]> = [
+      ['k'.repeat(256), 'routing key over 255 bytes', {}],
+      ['k', 'messageId over 255 bytes', { messageId: 'é'.repeat(128) }],
+      ['k', 'NaN', { headers: { n: NaN } }],
+      ['k', '-Infinity', { headers: { n: -Infinity } }],
+      ['k', 'an integer past 2^53', { headers: { n: 2 ** 60 } }],
+      ['k', 'a nested table', { headers: { t: { a: 1 } as never } }],
+      ['k', 'null', { headers: { n: null as never } }],
+      ['k', 'a fractional timestamp', { timestamp: 1.5 }],
+      ['k', 'a negative timestamp', { timestamp: -1 }],
+      ['k', 'a header key over 255 bytes', { headers: { ['h'.repeat(256)]: 1 } }],
+      ['k', 'a table past amqplib\'s scratch buffer', { headers: { big: 'x'.repeat(70_000) } }],
+    ];
+    for (const [key, what, options] of refused) expect(encodePublish(1, 'ex', key, Buffer.from('b'), options), what).toBeUndefined();
+  });
+
+  it('encodes random header tables as amqplib does, or leaves them to it', () => {
+    const value = fc.oneof(fc.string({ unit: 'grapheme' }), fc.integer(), fc.maxSafeInteger(), fc.double(), fc.boolean(), fc.constantFrom(undefined, -0, 2 ** 60, -(2 ** 55), 2 ** 50 + 0.5, NaN, Infinity, -Infinity));
+    fc.assert(
+      fc.property(fc.dictionary(fc.string({ maxLength: 20 }), value, { maxKeys: 8 }), fc.string({ maxLength: 40 }), fc.nat(2 ** 40), fc.uint8Array({ maxLength: 300 }), (headers, messageId, timestamp, body) => {
+        const options: PublishOptions = { persistent: true, mandatory: true, messageId, timestamp, contentType: 'application/msgpack', headers };
+        const ours = encodePublish(1, 'telemetry', 'telemetry.dev', Buffer.from(body), options);
+        const expected = theirs(1, 'telemetry', 'telemetry.dev', Buffer.from(body), options);
+        if (ours) expect(ours.toString('hex'), msg).toBe((expected as Buffer).toString('hex'));
+        // Left to amqplib only what it refuses, and integers past 2^53 (its BigInt path).
+        else expect(expected instanceof Error || Object.values(headers).some((v) => Number.isInteger(v) && !Number.isSafeInteger(v)), String(Object.values(headers))).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  /** A ConfirmChannel of amqplib's over a socket that keeps what is written to it. */
+  function channelOnStub(frameMax = 4096) {
+    const socket = new PassThrough();
+    const conn = new Connection(socket);
+    conn.frameMax = frameMax;
+    const ch = new ConfirmChannel(conn);
+    ch.allocate();
+    const written = async () => {
+      for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+      const chunks: Buffer[] = [];
+      for (let c = socket.read(); c !== null; c = socket.read()) chunks.push(c as Buffer);
+      return Buffer.concat(chunks).toString('hex');
+    };
+    return { conn, ch, written };
+  }
+
+  it('writes through the channel what ch.publish writes, with amqplib\'s confirm bookkeeping', async () => {
+    const { conn, ch, written } = channelOnStub();
+    const big = Buffer.alloc(5000, 1); // over frameMax: amqplib's own path, split in frames
+    for (const [, , exchange, key, body, options] of [...cases, ['big', 0, 'ex', 'k', big, bridgeMessage()] as const]) {
+      ch.publish(exchange, key, body, options);
+      const expected = await written();
+      conn.sentSinceLastCheck = false;
+      const before = ch.unconfirmed.length;
+      expect(publishFast(ch, exchange, key, body, options), msg).toBe(true);
+      expect(ch.unconfirmed.length, msg).toBe(before + 1);
+      expect(conn.sentSinceLastCheck, msg).toBe(true);
+      expect(await written(), msg).toBe(expected);
+    }
+  });
+
+  it('throws amqplib\'s IllegalOperationError on a closed channel', () => {
+    const { ch } = channelOnStub();
+    ch.toClosed('closed by the test');
+    expect(() => ch.publish('ex', 'k', Buffer.from('x'), bridgeMessage()), 'amqplib itself').toThrow(IllegalOperationError);
+    expect(() => publishFast(ch, 'ex', 'k', Buffer.from('x'), bridgeMessage()), msg).toThrow(IllegalOperationError);
   });
 });

@@ -10,7 +10,7 @@
 import { IllegalOperationError, type ConfirmChannel, type Message } from 'amqplib';
 import type { OutboundMessage, PublishOutcome } from '../../types.ts';
 import { LinkLostError, UnpublishableError } from '../../amqp/errors.ts';
-import { returnReason } from '../../adapters/amqplib.ts';
+import { publishFast, returnReason } from '../../adapters/amqplib.ts';
 
 export interface PublishJob {
   msg: OutboundMessage;
@@ -49,7 +49,7 @@ export class ConfirmWindow {
     const { msg } = job;
     let ok: boolean;
     try {
-      ok = this.ch.publish(this.exchange, msg.routingKey, msg.body, {
+      ok = publishFast(this.ch, this.exchange, msg.routingKey, msg.body, {
         persistent: true,
         mandatory: true,
         messageId: msg.messageId,
