@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import { pino, type Logger } from 'pino';
-import type { IngestHandler, Ingress, RawMessage } from '../types.ts';
+import type { IngestHandler, IngestOutcome, Ingress, RawMessage } from '../types.ts';
 import { isCommandTopic, isCommandTopicOf, isSysTopic } from './mqtt-topics.ts';
 import { DeviceAccess, type PublishVerdict } from './mqtt-auth.ts';
 import { BurstLog } from '../observe/burst-log.ts';
@@ -105,7 +105,9 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
   private limiter: ConnectionLimiter | undefined;
   private handler: IngestHandler | undefined;
   private stopping = false;
-  private readonly inFlight = new Set<Promise<unknown>>();
+  /** Messages handed to the handler and not yet answered to aedes. */
+  private inFlight = 0;
+  private idleWaiters: (() => void)[] = [];
   private readonly online = new Map<string, Client>();
   /** Packets denied by the ACL hook: acknowledged, but never routed. */
   private readonly notRouted = new WeakSet<object>();
@@ -163,7 +165,7 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
     this.stopping = false;
     const broker = await Aedes.createBroker({
       authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
-      authorizePublish: (client, packet, done) => this.answerPublish(this.onPublish(client, packet), done),
+      authorizePublish: (client, packet, done) => this.onPublish(client, packet, done),
       authorizeSubscribe: (client, sub, done) => done(null, this.authorizeSubscribe(client, sub.topic) ? sub : null),
     });
     this.skipRoutingExceptCommands(broker);
@@ -232,7 +234,7 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     const ws = this.wsServer;
     const wsClosed = ws ? new Promise<void>((resolve) => ws.http.close(() => resolve())) : undefined;
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    if (this.inFlight > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     await new Promise<void>((resolve) => broker.close(() => resolve()));
     await closed;
     if (ws) {
@@ -310,28 +312,32 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
     this.deniedLog.count(what);
   }
 
-  /** Decides when (and whether) aedes may PUBACK and continue: see the class comment. */
-  private async onPublish(client: Client | null, packet: PublishPacket): Promise<Verdict> {
+  /**
+   * Decides when (and whether) aedes may PUBACK and continue: see the class comment. The usual
+   * message costs one reaction to the handler's promise (no async frame of its own: these ran
+   * per message); 'busy' goes on in retryWhileBusy.
+   */
+  private onPublish(client: Client | null, packet: PublishPacket, done: (verdict: Verdict) => void): void {
     const { topic, payload } = packet;
-    if (isSysTopic(topic)) return new Error('$SYS topics are reserved');
+    if (isSysTopic(topic)) return done(new Error('$SYS topics are reserved'));
     const clientId = client?.id ?? '';
     // aedes publishes a last will through this hook after the client closed; the will has no PUBACK.
     const isWill = client === null || client.closed;
     // While stopping, new messages close their connection unacked: the device resends them later.
-    if (this.stopping && !isWill) return new Error('embedded MQTT broker is stopping');
+    if (this.stopping && !isWill) return done(new Error('embedded MQTT broker is stopping'));
 
     const verdict: PublishVerdict = this.access.publish(clientId, topic);
     if (!verdict.allowed) {
       this.counters.denied++;
       this.notRouted.add(packet);
       this.noteDenied('publish', clientId, topic, verdict.reason);
-      return null;
+      return done(null);
     }
     // Commands from an operator client are routed to the device, not ingested.
-    if (verdict.kind === 'cmd') return null;
+    if (verdict.kind === 'cmd') return done(null);
 
     const handler = this.handler;
-    if (!handler) return new Error('embedded MQTT broker has no handler');
+    if (!handler) return done(new Error('embedded MQTT broker has no handler'));
     const limit = this.options.maxPayloadBytes;
     const message: RawMessage = {
       transport: 'mqtt',
@@ -348,18 +354,35 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
       message.refused = { reason: 'oversized', detail: `payload of ${payload.length} bytes exceeds mqtt.embedded.maxPayloadBytes ${limit}` };
     }
     this.counters.received++;
+    this.inFlight++;
+    let first: Promise<IngestOutcome>;
+    try {
+      first = handler(message);
+    } catch (err) {
+      first = Promise.reject(err);
+    }
+    first.then(
+      (outcome) => {
+        if (outcome.kind !== 'busy') return this.answer(done, null);
+        this.retryWhileBusy(handler, message, client, isWill, packet.qos, outcome).then(
+          (v) => this.answer(done, v),
+          (err: unknown) => {
+            // A bug, and loud: left unhandled, but no longer waited for.
+            this.answered();
+            throw err;
+          },
+        );
+      },
+      (err: unknown) => this.answer(done, this.handlerFailed(clientId, topic, err)),
+    );
+  }
+
+  /** The pipeline answered 'busy': withhold the callback and ask again after a growing pause, while the connection lives. */
+  private async retryWhileBusy(handler: IngestHandler, message: RawMessage, client: Client | null, isWill: boolean, qos: number, outcome: IngestOutcome): Promise<Verdict> {
+    const { source: clientId, topic } = message;
     let pauseMs = this.busyRetryMs.initial;
-    for (;;) {
-      let outcome;
-      try {
-        outcome = await handler(message);
-      } catch (err) {
-        this.counters.handlerErrors++;
-        this.log.error({ clientId, topic, err }, 'ingest handler failed; closing the connection without PUBACK');
-        return err instanceof Error ? err : new Error(String(err));
-      }
-      if (outcome.kind !== 'busy') return null;
-      if (packet.qos === 0) {
+    while (outcome.kind === 'busy') {
+      if (qos === 0) {
         this.counters.droppedQos0++;
         return null;
       }
@@ -373,22 +396,33 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
       this.log.debug({ clientId, topic, reason: outcome.reason, pauseMs }, 'pipeline busy; PUBACK withheld');
       await new Promise((resolve) => setTimeout(resolve, pauseMs));
       pauseMs = Math.min(pauseMs * 2, this.busyRetryMs.max);
+      try {
+        outcome = await handler(message);
+      } catch (err) {
+        return this.handlerFailed(clientId, topic, err);
+      }
     }
+    return null;
   }
 
-  /** Tracks the work and answers aedes in one reaction per PUBLISH; a rejection is left unhandled (a bug, and loud). */
-  private answerPublish(work: Promise<Verdict>, done: (verdict: Verdict) => void): void {
-    this.inFlight.add(work);
-    work.then(
-      (verdict) => {
-        this.inFlight.delete(work);
-        done(verdict);
-      },
-      (err: unknown) => {
-        this.inFlight.delete(work);
-        throw err;
-      },
-    );
+  /** A handler that throws is not an answer: the connection closes without PUBACK. */
+  private handlerFailed(clientId: string, topic: string, err: unknown): Error {
+    this.counters.handlerErrors++;
+    this.log.error({ clientId, topic, err }, 'ingest handler failed; closing the connection without PUBACK');
+    return err instanceof Error ? err : new Error(String(err));
+  }
+
+  /** Answers aedes; stop() waits until every message taken in was answered. */
+  private answer(done: (verdict: Verdict) => void, verdict: Verdict): void {
+    this.answered();
+    done(verdict);
+  }
+
+  private answered(): void {
+    if (--this.inFlight > 0 || this.idleWaiters.length === 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
   }
 
   /** Only cmd topics have subscribers here, so other client messages skip aedes's routing work. */
