@@ -60,14 +60,26 @@ export class Pipeline {
     return this.writable;
   }
 
-  /** The handler every ingress calls. Never throws: every failure becomes an outcome. */
-  readonly handle = async (msg: RawMessage): Promise<IngestOutcome> => {
+  /**
+   * The handler every ingress calls. Never throws: every failure becomes an outcome. Not an
+   * async function: a batch costs one reaction to the store's promise instead of an async
+   * frame (one per message).
+   */
+  readonly handle = (msg: RawMessage): Promise<IngestOutcome> => {
+    try {
+      return this.ingest(msg);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  };
+
+  private ingest(msg: RawMessage): Promise<IngestOutcome> {
     const { counters, router, store } = this.parts;
     const readAt = performance.now();
     const ingress = counters.ingress[msg.transport];
     ingress.messages++;
     ingress.bytes += msg.payload.length;
-    if (this.stopping) return { kind: 'busy', reason: 'bridge is stopping' };
+    if (this.stopping) return Promise.resolve({ kind: 'busy', reason: 'bridge is stopping' });
     if (msg.refused) return this.reject(msg, msg.refused.reason, msg.refused.detail);
     if (msg.kind === 'status') return this.handleStatus(msg);
 
@@ -88,23 +100,31 @@ export class Pipeline {
     const routed = router.route(msg, batch, form.canonical);
     if (!routed.ok) return this.reject(msg, routed.reason, routed.detail);
 
+    let appended: Promise<unknown>;
     try {
-      await store.append(routed.messages);
+      appended = store.append(routed.messages);
     } catch (err) {
-      counters.busy[msg.transport]++;
-      if (err instanceof StoreFullError) return { kind: 'busy', reason: 'store full' };
-      this.writable = false;
-      this.log.error({ err, topic: msg.topic }, 'store append failed; not acknowledging');
-      return { kind: 'busy', reason: (err as Error).message };
+      appended = Promise.reject(err);
     }
-    this.writable = true;
-    counters.acceptToDurable.observe((performance.now() - readAt) / 1000);
-    const missing = this.parts.devices.onBatch(batch.device, batch.boot, batch.seq, readingCount);
-    if (missing > 0) this.parts.onSeqGap?.(batch.device, missing);
-    counters.readings += readingCount;
-    counters.batches++;
-    return STORED;
-  };
+    return appended.then(
+      () => {
+        this.writable = true;
+        counters.acceptToDurable.observe((performance.now() - readAt) / 1000);
+        const missing = this.parts.devices.onBatch(batch.device, batch.boot, batch.seq, readingCount);
+        if (missing > 0) this.parts.onSeqGap?.(batch.device, missing);
+        counters.readings += readingCount;
+        counters.batches++;
+        return STORED;
+      },
+      (err: unknown): IngestOutcome => {
+        counters.busy[msg.transport]++;
+        if (err instanceof StoreFullError) return { kind: 'busy', reason: 'store full' };
+        this.writable = false;
+        this.log.error({ err, topic: msg.topic }, 'store append failed; not acknowledging');
+        return { kind: 'busy', reason: (err as Error).message };
+      },
+    );
+  }
 
   private async handleStatus(msg: RawMessage): Promise<IngestOutcome> {
     const decoded = decodeStatus(msg.payload);
