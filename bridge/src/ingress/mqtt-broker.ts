@@ -5,7 +5,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws';
-import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
+import type { Aedes, AuthenticateError, Client, PublishPacket } from 'aedes';
 import { pino, type Logger } from 'pino';
 import type { IngestHandler, IngestOutcome, Ingress, RawMessage } from '../types.ts';
 import { isCommandTopic, isCommandTopicOf, isSysTopic } from './mqtt-topics.ts';
@@ -13,6 +13,7 @@ import { DeviceAccess, type PublishVerdict } from './mqtt-auth.ts';
 import { BurstLog } from '../observe/burst-log.ts';
 import { routeClientMessagesOnlyWhen, subscriptionsOf } from '../adapters/aedes.ts';
 import { coalesceWrites } from '../coalesce-writes.ts';
+import { loadAedes } from '../adapters/mqtt-packet.ts';
 import { ConnectionLimiter, type ConnectionLimits, type LimitDisconnect, type LimitStats } from './mqtt-limits.ts';
 
 export interface EmbeddedMqttOptions {
@@ -163,7 +164,8 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
     if (this.server) throw new Error('embedded MQTT broker already started');
     this.handler = handler;
     this.stopping = false;
-    const broker = await Aedes.createBroker({
+    const { Aedes: AedesBroker } = await loadAedes();
+    const broker = await AedesBroker.createBroker({
       authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
       authorizePublish: (client, packet, done) => this.onPublish(client, packet, done),
       authorizeSubscribe: (client, sub, done) => done(null, this.authorizeSubscribe(client, sub.topic) ? sub : null),

@@ -1,10 +1,15 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { generate, parser as mqttParser, type IPublishPacket, type Packet } from 'mqtt-packet';
+import type { IPublishPacket, Packet } from 'mqtt-packet';
 import { pino, type Logger } from 'pino';
 import type { IngestHandler, Ingress, RawMessage } from '../types.ts';
 import { redactSecrets, redactUrl } from '../observe/redact.ts';
 import { parseDeviceTopic, prefixAllowed } from './mqtt-topics.ts';
+import { loadMqttPacket } from '../adapters/mqtt-packet.ts';
+
+// Loaded by start(), after mqtt-packet's per-packet debug calls are quieted (adapters/mqtt-packet.ts).
+let generate: typeof import('mqtt-packet').generate;
+let mqttParser: typeof import('mqtt-packet').parser;
 
 export interface ExternalMqttOptions {
   /** `mqtt://host:port` or `mqtts://host:port` (also `tcp://`, `ssl://`). */
@@ -129,6 +134,7 @@ export class ExternalMqttIngress implements Ingress {
   async start(handler: IngestHandler): Promise<void> {
     if (this.started) throw new Error('external MQTT ingress already started');
     this.started = true;
+    ({ generate, parser: mqttParser } = await loadMqttPacket());
     this.handler = handler;
     this.stopping = false;
     const timeoutMs = this.options.connectTimeoutMs ?? 30_000;

@@ -13,6 +13,8 @@ import { AMQPLIB_CHECKED, encodePublish, publishFast, type PublishOptions } from
 import { createRequire } from 'node:module';
 import { PassThrough } from 'node:stream';
 import fc from 'fast-check';
+import { spawnSync } from 'node:child_process';
+import { DEBUG_CHECKED, MQTT_PACKET_CHECKED } from '../../src/adapters/mqtt-packet.ts';
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -213,5 +215,66 @@ describe('amqplib adapter: publish frames', () => {
     ch.toClosed('closed by the test');
     expect(() => ch.publish('ex', 'k', Buffer.from('x'), bridgeMessage()), 'amqplib itself').toThrow(IllegalOperationError);
     expect(() => publishFast(ch, 'ex', 'k', Buffer.from('x'), bridgeMessage()), msg).toThrow(IllegalOperationError);
+  });
+});
+
+describe('mqtt-packet adapter: debug quieted', () => {
+  const repo = join(import.meta.dirname, '../../..');
+  const adapter = join(repo, 'bridge/src/adapters/mqtt-packet.ts');
+  const msg = `${because('mqtt-packet', MQTT_PACKET_CHECKED)}; ${because('debug', DEBUG_CHECKED)}`;
+  /** A fresh process: which modules are loaded, and in what order, is what is tested. */
+  function child(code: string, env: Record<string, string> = {}): { out: Record<string, unknown>; stderr: string } {
+    const { DEBUG: _, ...rest } = process.env;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: repo, env: { ...rest, ...env }, encoding: 'utf8', timeout: 60_000 });
+    if (r.status !== 0) throw new Error(`child failed (${r.status}): ${r.stderr}`);
+    return { out: JSON.parse(r.stdout.trim().split('\n').at(-1)!), stderr: r.stderr };
+  }
+  // Records what mqtt-packet asks `debug` for at load, and whether it gets a real logger.
+  const probe = `
+    import { createRequire } from 'node:module';
+    const { quietPacketDebug, loadMqttPacket } = await import(${JSON.stringify(adapter)});
+    const quieted = quietPacketDebug();
+    const r = createRequire(createRequire(${JSON.stringify(adapter)}).resolve('mqtt-packet'));
+    const entry = r.cache[r.resolve('debug')];
+    const asked = [];
+    entry.exports = new Proxy(entry.exports, { apply: (t, self, a) => { const d = Reflect.apply(t, self, a); asked.push([a[0], typeof d.namespace === 'string']); return d; } });
+    const mp = await loadMqttPacket();
+    const got = [];
+    const p = mp.parser({ protocolVersion: 4 });
+    p.on('packet', (x) => got.push(x.topic));
+    p.parse(mp.generate({ cmd: 'publish', topic: 'a/dev/telemetry', payload: Buffer.from('x'), qos: 1, messageId: 7 }));
+    console.log(JSON.stringify({ quieted, asked: asked.sort(), got }));`;
+
+  it('hands mqtt-packet a no-op for each logger it makes at load while DEBUG leaves it off', () => {
+    const { out, stderr } = child(probe);
+    expect(out, msg).toEqual({ quieted: true, asked: [['mqtt-packet:parser', false], ['mqtt-packet:writeToStream', false]], got: ['a/dev/telemetry'] });
+    expect(stderr, msg).toBe('');
+  });
+
+  it('leaves the real loggers when DEBUG names them', () => {
+    const { out, stderr } = child(probe, { DEBUG: 'mqtt-packet:*' });
+    expect(out, msg).toEqual({ quieted: true, asked: [['mqtt-packet:parser', true], ['mqtt-packet:writeToStream', true]], got: ['a/dev/telemetry'] });
+    expect(stderr, msg).toContain('mqtt-packet:parser');
+  });
+
+  it('says so when mqtt-packet was loaded first, and the bridge loads it only through the adapter', () => {
+    const late = child(`
+      await import('mqtt-packet');
+      const { quietPacketDebug } = await import(${JSON.stringify(adapter)});
+      console.log(JSON.stringify({ quieted: quietPacketDebug() }));`);
+    expect(late.out, msg).toEqual({ quieted: false });
+    // Every bridge module loaded (compose.ts imports them all), then the embedded broker started.
+    const bridge = child(`
+      import { createRequire } from 'node:module';
+      await import(${JSON.stringify(join(repo, 'bridge/src/compose.ts'))});
+      const { EmbeddedMqttIngress } = await import(${JSON.stringify(join(repo, 'bridge/src/ingress/mqtt-broker.ts'))});
+      const r = createRequire(createRequire(${JSON.stringify(adapter)}).resolve('mqtt-packet'));
+      const loadedEarly = r.resolve('./parser.js') in r.cache;
+      const ingress = new EmbeddedMqttIngress({ host: '127.0.0.1', port: 0, maxPayloadBytes: 1024 });
+      await ingress.start(async () => ({ kind: 'stored' }));
+      await ingress.stop();
+      const { quietPacketDebug } = await import(${JSON.stringify(adapter)});
+      console.log(JSON.stringify({ loadedEarly, quieted: quietPacketDebug() }));`);
+    expect(bridge.out, msg).toEqual({ loadedEarly: false, quieted: true });
   });
 });
