@@ -34,11 +34,26 @@ export interface DeviceTopic {
 
 const KINDS: ReadonlySet<string> = new Set<DeviceTopicKind>(['telemetry', 'status', 'cmd']);
 
+/** Topics are few (one or two per device); the bound only guards against a flood of distinct ones. */
+const CACHE_LIMIT = 10_000;
+const parsed = new Map<string, Readonly<DeviceTopic> | null>();
+
 /**
  * Splits `<prefix>/<device>/<kind>`; undefined for anything else: wildcards, an empty
  * level, no prefix, a device level that is not a device id, another last level.
+ * Remembered per topic: every PUBLISH is judged by it, and a device keeps its topic.
  */
-export function parseDeviceTopic(topic: string): DeviceTopic | undefined {
+export function parseDeviceTopic(topic: string): Readonly<DeviceTopic> | undefined {
+  let t = parsed.get(topic);
+  if (t === undefined) {
+    t = splitDeviceTopic(topic) ?? null;
+    if (parsed.size >= CACHE_LIMIT) parsed.clear();
+    parsed.set(topic, t);
+  }
+  return t ?? undefined;
+}
+
+function splitDeviceTopic(topic: string): Readonly<DeviceTopic> | undefined {
   if (topic.includes('+') || topic.includes('#')) return undefined;
   const kindAt = topic.lastIndexOf('/');
   const deviceAt = kindAt > 0 ? topic.lastIndexOf('/', kindAt - 1) : -1;
@@ -47,7 +62,7 @@ export function parseDeviceTopic(topic: string): DeviceTopic | undefined {
   const device = topic.slice(deviceAt + 1, kindAt);
   const prefix = topic.slice(0, deviceAt);
   if (!KINDS.has(kind) || !isDeviceId(device) || prefix.split('/').includes('')) return undefined;
-  return { prefix, device, kind: kind as DeviceTopicKind };
+  return Object.freeze({ prefix, device, kind: kind as DeviceTopicKind });
 }
 
 /** `allowed` undefined: any prefix. Otherwise the prefix must be one of them exactly: no extra levels. */
