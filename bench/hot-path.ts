@@ -96,15 +96,15 @@ class ListStore {
 /** A broker that confirms everything published in one turn of the event loop, as one batch of acks does. */
 function instantBroker() {
   const confirmed: PublishOutcome = { kind: 'confirmed' };
-  let waiting: ((res: PublishOutcome) => void)[] = [];
+  let waiting: { msg: OutboundMessage; done: (res: PublishOutcome, msg: OutboundMessage) => void }[] = [];
   const flush = () => {
     const now = waiting;
     waiting = [];
-    for (const done of now) done(confirmed);
+    for (const w of now) w.done(confirmed, w.msg);
   };
   const broker = {
-    publishWith(_msg: OutboundMessage, done: (res: PublishOutcome) => void): void {
-      if (waiting.push(done) === 1) setImmediate(flush);
+    publishWith<M extends OutboundMessage>(msg: M, done: (res: PublishOutcome, msg: M) => void): void {
+      if (waiting.push({ msg, done: done as (res: PublishOutcome, msg: OutboundMessage) => void }) === 1) setImmediate(flush);
     },
     publish(msg: OutboundMessage): Promise<PublishOutcome> {
       return new Promise((resolve) => broker.publishWith(msg, resolve));

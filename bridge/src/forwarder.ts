@@ -14,8 +14,8 @@ import { actionFor } from './amqp/errors.ts';
 
 export interface Publisher {
   publish(msg: OutboundMessage): Promise<PublishOutcome>;
-  /** Same as publish, answered through a callback: no promise per message (ConfirmPool has it). */
-  publishWith?(msg: OutboundMessage, done: (res: PublishOutcome) => void): void;
+  /** Same as publish, answered through a callback that gets the message back: no promise or closure per message (ConfirmPool has it). */
+  publishWith?<M extends OutboundMessage>(msg: M, done: (res: PublishOutcome, msg: M) => void): void;
 }
 
 export interface DrainableStore {
@@ -104,16 +104,18 @@ export class Forwarder {
         }
         continue;
       }
-      for (const rec of recs) this.send(rec);
+      // One callback per batch taken, not one per record: they all leave now.
+      const started = performance.now();
+      const done = (res: PublishOutcome, rec: StoredRecord) => this.settle(rec, res, performance.now() - started);
+      for (const rec of recs) this.send(rec, started, done);
     }
   }
 
-  private send(rec: StoredRecord): void {
+  private send(rec: StoredRecord, started: number, done: (res: PublishOutcome, rec: StoredRecord) => void): void {
     this.inFlight++;
     this.hooks.onPublish?.(rec);
-    const started = performance.now();
     if (this.publisher.publishWith) {
-      this.publisher.publishWith(rec, (res) => this.settle(rec, res, performance.now() - started));
+      this.publisher.publishWith(rec, done);
       return;
     }
     this.publisher.publish(rec).then(

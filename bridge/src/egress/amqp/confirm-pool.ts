@@ -190,9 +190,9 @@ export class ConfirmPool extends EventEmitter {
   }
 
   /** publish() with a callback, for the forwarder's per-message path. `done` is called once, maybe synchronously. */
-  publishWith(msg: OutboundMessage, done: (res: PublishOutcome) => void): void {
-    if (this.closing) return done(this.fail(new PoolClosedError()));
-    this.queue.push({ msg, resolve: done });
+  publishWith<M extends OutboundMessage>(msg: M, done: (res: PublishOutcome, msg: M) => void): void {
+    if (this.closing) return done(this.fail(new PoolClosedError()), msg);
+    this.queue.push({ msg, resolve: done as PublishJob['resolve'] });
     this.pump();
   }
 
@@ -203,7 +203,7 @@ export class ConfirmPool extends EventEmitter {
     // Not yet written: hand back now, the caller still has them.
     for (let i = this.head; i < this.queue.length; i++) {
       const job = this.queue[i];
-      if (job) job.resolve(this.fail(new PoolClosedError()));
+      if (job) job.resolve(this.fail(new PoolClosedError()), job.msg);
     }
     this.queue = [];
     this.head = 0;
@@ -313,7 +313,7 @@ export class ConfirmPool extends EventEmitter {
   private send(w: ConfirmWindow, job: PublishJob): void {
     const known = this.knownMaxMessageSize;
     if (known !== undefined && job.msg.body.length > known.bytes) {
-      if (Date.now() < known.until) return job.resolve(this.fail(new UnpublishableError(`${job.msg.body.length} bytes is over the broker's max_message_size ${known.bytes}`)));
+      if (Date.now() < known.until) return job.resolve(this.fail(new UnpublishableError(`${job.msg.body.length} bytes is over the broker's max_message_size ${known.bytes}`)), job.msg);
       this.knownMaxMessageSize = undefined;
     }
     const sent = w.send(job);
@@ -321,7 +321,7 @@ export class ConfirmPool extends EventEmitter {
       this.queue[--this.head] = job;
       return;
     }
-    if (sent !== 'sent') return job.resolve(this.fail(sent.refused));
+    if (sent !== 'sent') return job.resolve(this.fail(sent.refused), job.msg);
     this.counters.published++;
     this.inFlightTotal++;
     if (this.inFlightTotal > this.counters.maxInFlight) this.counters.maxInFlight = this.inFlightTotal;
@@ -331,7 +331,7 @@ export class ConfirmPool extends EventEmitter {
     this.inFlightTotal--;
     if (outcome.kind === 'failed') this.counters.failed++;
     else this.counters[outcome.kind]++;
-    job.resolve(outcome);
+    job.resolve(outcome, job.msg);
     if (this.inFlightTotal === 0 && this.idleWaiters.length) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];

@@ -10,15 +10,12 @@
 import { IllegalOperationError, type ConfirmChannel, type Message } from 'amqplib';
 import type { OutboundMessage, PublishOutcome } from '../../types.ts';
 import { LinkLostError, UnpublishableError } from '../../amqp/errors.ts';
-import { publishFast, returnReason } from '../../adapters/amqplib.ts';
+import { publishFast, returnReason, type PublishOptions } from '../../adapters/amqplib.ts';
 
 export interface PublishJob {
   msg: OutboundMessage;
-  resolve: (r: PublishOutcome) => void;
-}
-
-interface Pending {
-  job: PublishJob;
+  resolve: (r: PublishOutcome, msg: OutboundMessage) => void;
+  /** Set by the window when the broker returned it; decides the outcome at the ack (or close). */
   returned?: { replyCode: number; replyText: string };
 }
 
@@ -30,8 +27,24 @@ export class ConfirmWindow {
   open = true;
   /** publish() returned false: wait for 'drain' before writing again. */
   draining = false;
-  private nextTag = 1;
-  private readonly inFlight = new Map<number, Pending>();
+  /**
+   * The publishes written and not yet settled, by delivery tag: jobs[i] has tag firstTag + i,
+   * undefined once settled (a lone ack may skip ahead). A FIFO array, not a Map: one slot per
+   * publish and no entry objects.
+   */
+  private jobs: (PublishJob | undefined)[] = [];
+  private head = 0;
+  private firstTag = 1;
+  private unsettled = 0;
+  /** publishFast reads it synchronously and keeps nothing: one object serves every send. */
+  private readonly options: PublishOptions & { headers: OutboundMessage['headers'] } = {
+    persistent: true,
+    mandatory: true,
+    messageId: '',
+    timestamp: 0,
+    contentType: 'application/msgpack',
+    headers: {},
+  };
 
   constructor(
     readonly ch: ConfirmChannel,
@@ -41,22 +54,20 @@ export class ConfirmWindow {
   ) {}
 
   get size(): number {
-    return this.inFlight.size;
+    return this.unsettled;
   }
 
   /** Writes one persistent, mandatory publish. 'closing': nothing was written, hand the job to another channel. */
   send(job: PublishJob): SendResult {
     const { msg } = job;
+    const o = this.options;
+    o.messageId = msg.messageId;
+    o.timestamp = Math.floor(msg.acceptedAt / 1000);
+    o.contentType = msg.contentType;
+    o.headers = msg.headers;
     let ok: boolean;
     try {
-      ok = publishFast(this.ch, this.exchange, msg.routingKey, msg.body, {
-        persistent: true,
-        mandatory: true,
-        messageId: msg.messageId,
-        timestamp: Math.floor(msg.acceptedAt / 1000),
-        contentType: msg.contentType,
-        headers: msg.headers,
-      });
+      ok = publishFast(this.ch, this.exchange, msg.routingKey, msg.body, o);
     } catch (err) {
       if (err instanceof IllegalOperationError) {
         this.open = false;
@@ -64,25 +75,43 @@ export class ConfirmWindow {
       }
       return { refused: new UnpublishableError(`amqplib refused the message: ${(err as Error).message}`, { cause: err }) };
     }
-    this.inFlight.set(this.nextTag++, { job });
+    this.jobs.push(job);
+    this.unsettled++;
     if (!ok) this.draining = true;
     return 'sent';
   }
 
   confirm(tag: number, multiple: boolean, ack: boolean): void {
+    const jobs = this.jobs;
+    let i = this.head + tag - this.firstTag;
+    if (i < this.head) return;
     if (multiple) {
-      // Map iteration follows insertion order, i.e. ascending delivery tags.
-      for (const [t, p] of this.inFlight) {
-        if (t > tag) break;
-        this.inFlight.delete(t);
-        this.settle(p, ack);
+      // Every tag up to this one, in tag order.
+      i = Math.min(i, jobs.length - 1);
+      for (let k = this.head; k <= i; k++) {
+        const job = jobs[k];
+        if (!job) continue;
+        jobs[k] = undefined;
+        this.settle(job, ack);
       }
+      this.firstTag += i + 1 - this.head;
+      this.head = i + 1;
     } else {
-      const p = this.inFlight.get(tag);
-      if (p) {
-        this.inFlight.delete(tag);
-        this.settle(p, ack);
+      const job = jobs[i];
+      if (job === undefined) return;
+      jobs[i] = undefined;
+      this.settle(job, ack);
+      while (this.head < jobs.length && jobs[this.head] === undefined) {
+        this.head++;
+        this.firstTag++;
       }
+    }
+    if (this.head === jobs.length) {
+      this.jobs = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > jobs.length) {
+      this.jobs = jobs.slice(this.head);
+      this.head = 0;
     }
   }
 
@@ -92,9 +121,10 @@ export class ConfirmWindow {
     // are rare, so a scan (oldest first) beats keeping an index by id for every publish.
     const id = m.properties.messageId as string | undefined;
     if (id === undefined) return false;
-    for (const p of this.inFlight.values()) {
-      if (!p.returned && p.job.msg.messageId === id) {
-        p.returned = returnReason(m);
+    for (let k = this.head; k < this.jobs.length; k++) {
+      const job = this.jobs[k];
+      if (job && !job.returned && job.msg.messageId === id) {
+        job.returned = returnReason(m);
         return true;
       }
     }
@@ -105,22 +135,29 @@ export class ConfirmWindow {
   closed(cause: Error | undefined, maxSize: number | undefined): void {
     this.open = false;
     this.draining = false;
-    for (const p of this.inFlight.values()) {
-      const size = p.job.msg.body.length;
-      if (p.returned) {
+    const jobs = this.jobs;
+    const from = this.head;
+    this.jobs = [];
+    this.head = 0;
+    this.unsettled = 0;
+    for (let k = from; k < jobs.length; k++) {
+      const job = jobs[k];
+      if (!job) continue;
+      const size = job.msg.body.length;
+      if (job.returned) {
         // The broker already said it cannot route this: that answer stands without the ack.
-        this.settled({ kind: 'returned', ...p.returned }, p.job);
+        this.settled({ kind: 'returned', ...job.returned }, job);
       } else if (maxSize !== undefined && size > maxSize) {
-        this.settled({ kind: 'failed', error: new UnpublishableError(`${size} bytes is over the broker's max_message_size ${maxSize}`, { cause }) }, p.job);
+        this.settled({ kind: 'failed', error: new UnpublishableError(`${size} bytes is over the broker's max_message_size ${maxSize}`, { cause }) }, job);
       } else {
-        this.settled({ kind: 'failed', error: new LinkLostError(undefined, { cause }) }, p.job);
+        this.settled({ kind: 'failed', error: new LinkLostError(undefined, { cause }) }, job);
       }
     }
-    this.inFlight.clear();
   }
 
-  private settle(p: Pending, ack: boolean): void {
-    if (p.returned) this.settled({ kind: 'returned', ...p.returned }, p.job);
-    else this.settled(ack ? CONFIRMED : { kind: 'nacked' }, p.job);
+  private settle(job: PublishJob, ack: boolean): void {
+    this.unsettled--;
+    if (job.returned) this.settled({ kind: 'returned', ...job.returned }, job);
+    else this.settled(ack ? CONFIRMED : { kind: 'nacked' }, job);
   }
 }
