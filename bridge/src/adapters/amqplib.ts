@@ -75,30 +75,57 @@ const TWO_32 = 2 ** 32;
 /** amqplib encodes field tables in a 64 KiB scratch buffer and throws past it: leave those to it. */
 const MAX_TABLE = 60_000;
 
-/** UTF-8 length of a short string, or -1 when it is too long for a shortstr (amqplib throws then). */
-function shortLen(s: unknown): number {
-  if (typeof s !== 'string') return -1;
-  const n = utf8Len(s);
-  return n < 256 ? n : -1;
+// Publishes are encoded in one pass into a shared slab and handed out as slices of it (no size
+// pass over every string, no pool buffer each): they live until the socket has written them.
+const SLAB_BYTES = 64 * 1024;
+let slab = Buffer.allocUnsafeSlow(0);
+let slabAt = 0;
+
+/** A buffer with `bound` bytes free from the returned offset. */
+function room(bound: number): number {
+  if (slabAt + bound <= slab.length) return slabAt;
+  slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, bound));
+  slabAt = 0;
+  return 0;
 }
 
-function utf8Len(s: string): number {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return Buffer.byteLength(s, 'utf8');
-  return s.length;
-}
-
-/** Writes s (known UTF-8 length n) at off; short ASCII without a call into C++. */
-function put(buf: Buffer, s: string, off: number, n: number): number {
-  if (n === s.length && n < 48) {
-    for (let i = 0; i < n; i++) buf[off + i] = s.charCodeAt(i);
-  } else {
-    buf.write(s, off, n, 'utf8');
+/** Writes s as UTF-8 at off (room for 3 bytes per UTF-16 unit is reserved); returns the end. ASCII without a call into C++. */
+function putStr(buf: Buffer, s: string, off: number): number {
+  const n = s.length;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return off + buf.write(s, off, 'utf8');
+    buf[off + i] = c;
   }
   return off + n;
 }
 
+/** A shortstr (length byte, then UTF-8) at off; -1 past 255 bytes, which amqplib refuses. */
+function putShort(buf: Buffer, s: string, off: number): number {
+  const end = putStr(buf, s, off + 1);
+  const n = end - off - 1;
+  if (n > 255) return -1;
+  buf[off] = n;
+  return end;
+}
+
+/** Bytes a field table can take at most (3 per UTF-16 unit), or -1 for a value left to amqplib. */
+function tableBound(t: Record<string, unknown>): number {
+  let n = 4;
+  for (const key in t) {
+    const v = t[key];
+    if (v === undefined) continue;
+    const kind = kindOf(v);
+    if (kind < 0) return -1;
+    n += 2 + 3 * key.length + VALUE_SIZE[kind]! + (kind === Kind.Str ? 3 * (v as string).length : 0);
+  }
+  return n;
+}
+
 // Field-table value types, indexes into VALUE_SIZE.
 const Kind = { Str: 0, Bool: 1, Byte: 2, Short: 3, Int: 4, Long: 5, Double: 6 } as const;
+// Bytes after the type tag (a string adds its own length).
+const VALUE_SIZE = [4, 1, 1, 2, 4, 8, 8];
 
 /** The table type amqplib's encodeFieldValue picks for a value, or -1 for one left to amqplib. */
 function kindOf(v: unknown): number {
@@ -114,40 +141,21 @@ function kindOf(v: unknown): number {
   return Kind.Long;
 }
 
-// Bytes after the type tag (a string adds its own length).
-const VALUE_SIZE = [4, 1, 1, 2, 4, 8, 8];
-
-/** Encoded size of a field table (4-byte length included), or -1 when amqplib should encode it. */
-function tableSize(t: Record<string, unknown>): number {
-  let n = 4;
-  for (const key in t) {
-    const v = t[key];
-    if (v === undefined) continue;
-    const k = shortLen(key);
-    const kind = kindOf(v);
-    if (k < 0 || kind < 0) return -1;
-    n += 1 + k + 1 + VALUE_SIZE[kind]! + (kind === Kind.Str ? utf8Len(v as string) : 0);
-    if (n > MAX_TABLE) return -1;
-  }
-  return n;
-}
-
-function writeTable(buf: Buffer, t: Record<string, unknown>, off: number, size: number): number {
-  buf.writeUInt32BE(size - 4, off);
+/** Writes a field table at off as amqplib's encodeTable does; -1 for a key over 255 bytes or a table past MAX_TABLE. */
+function putTable(buf: Buffer, t: Record<string, unknown>, off: number): number {
+  const start = off;
   off += 4;
   for (const key in t) {
     const v = t[key];
     if (v === undefined) continue;
-    const k = utf8Len(key);
-    buf[off++] = k;
-    off = put(buf, key, off, k);
+    off = putShort(buf, key, off);
+    if (off < 0) return -1;
     switch (kindOf(v)) {
       case Kind.Str: {
-        const s = v as string;
-        const n = utf8Len(s);
-        buf[off++] = 0x53; // 'S': a table has no shortstr
-        buf.writeUInt32BE(n, off);
-        off = put(buf, s, off + 4, n);
+        buf[off] = 0x53; // 'S': a table has no shortstr
+        const end = putStr(buf, v as string, off + 5);
+        buf.writeUInt32BE(end - off - 5, off + 1);
+        off = end;
         break;
       }
       case Kind.Bool:
@@ -179,6 +187,8 @@ function writeTable(buf: Buffer, t: Record<string, unknown>, off: number, size: 
         off = buf.writeDoubleBE(v as number, off);
     }
   }
+  if (off - start > MAX_TABLE) return -1;
+  buf.writeUInt32BE(off - start - 4, start);
   return off;
 }
 
@@ -195,81 +205,72 @@ function writeU64(buf: Buffer, v: number, off: number): number {
  * types, over-long strings, non-integer timestamps, huge tables): the caller leaves those to it.
  */
 export function encodePublish(channel: number, exchange: string, routingKey: string, content: Buffer, o: PublishOptions): Buffer | undefined {
-  const ex = shortLen(exchange);
-  const rk = shortLen(routingKey);
-  if (ex < 0 || rk < 0) return undefined;
   const { contentType, messageId, timestamp, headers } = o;
-  let props = 0;
-  const ct = contentType === undefined ? 0 : shortLen(contentType);
-  const id = messageId === undefined ? 0 : shortLen(messageId);
-  if (ct < 0 || id < 0) return undefined;
-  if (contentType !== undefined) props += 1 + ct;
-  // amqplib always sends a header table (empty without options.headers).
-  const table = headers === undefined ? 4 : tableSize(headers);
+  if (typeof exchange !== 'string' || typeof routingKey !== 'string') return undefined;
+  if ((contentType !== undefined && typeof contentType !== 'string') || (messageId !== undefined && typeof messageId !== 'string')) return undefined;
+  if (timestamp !== undefined && (!Number.isSafeInteger(timestamp) || timestamp < 0)) return undefined;
+  const table = headers === undefined ? 4 : tableBound(headers);
   if (table < 0) return undefined;
-  props += table;
-  if (o.persistent !== undefined) props += 1;
-  if (messageId !== undefined) props += 1 + id;
-  if (timestamp !== undefined) {
-    if (!Number.isSafeInteger(timestamp) || timestamp < 0) return undefined;
-    props += 8;
-  }
-  const method = 7 + 4 + 2 + 1 + ex + 1 + rk + 1 + 1;
-  const header = 7 + 14 + props + 1;
-  const body = content.length > 0 ? content.length + FRAME_OVERHEAD : 0;
-  const buf = Buffer.allocUnsafe(method + header + body);
+  const strings = exchange.length + routingKey.length + (contentType?.length ?? 0) + (messageId?.length ?? 0);
+  const bound = 64 + 3 * strings + table + content.length;
+  const start = room(bound);
+  const buf = slab;
 
   // basic.publish: ticket 0, exchange, routing key, mandatory (immediate is never set).
-  buf[0] = 1;
-  buf.writeUInt16BE(channel, 1);
-  buf.writeUInt32BE(method - 8, 3);
-  buf.writeUInt32BE(BASIC_PUBLISH, 7);
-  buf.writeUInt16BE(0, 11);
-  let off = 13;
-  buf[off++] = ex;
-  off = put(buf, exchange, off, ex);
-  buf[off++] = rk;
-  off = put(buf, routingKey, off, rk);
+  buf[start] = 1;
+  buf.writeUInt16BE(channel, start + 1);
+  buf.writeUInt32BE(BASIC_PUBLISH, start + 7);
+  buf.writeUInt16BE(0, start + 11);
+  let off = putShort(buf, exchange, start + 13);
+  if (off < 0) return undefined;
+  off = putShort(buf, routingKey, off);
+  if (off < 0) return undefined;
   buf[off++] = o.mandatory ? 1 : 0;
-  buf[off++] = FRAME_END;
+  buf[off] = FRAME_END;
+  buf.writeUInt32BE(off - start - 7, start + 3);
+  off++;
 
   // Content header: class 60, weight 0, body size, flags, then the properties in flag order.
-  const start = off;
+  const header = off;
   buf[off] = 2;
   buf.writeUInt16BE(channel, off + 1);
-  buf.writeUInt32BE(header - 8, off + 3);
   buf.writeUInt32BE(BASIC_CLASS, off + 7);
   writeU64(buf, content.length, off + 11);
   let flags = F_HEADERS;
   off += 21;
   if (contentType !== undefined) {
     flags |= F_CONTENT_TYPE;
-    buf[off++] = ct;
-    off = put(buf, contentType, off, ct);
+    off = putShort(buf, contentType, off);
+    if (off < 0) return undefined;
   }
-  off = headers === undefined ? buf.writeUInt32BE(0, off) : writeTable(buf, headers, off, table);
+  // amqplib always sends a header table (empty without options.headers).
+  off = headers === undefined ? buf.writeUInt32BE(0, off) : putTable(buf, headers, off);
+  if (off < 0) return undefined;
   if (o.persistent !== undefined) {
     flags |= F_DELIVERY_MODE;
     buf[off++] = o.persistent ? 2 : 1;
   }
   if (messageId !== undefined) {
     flags |= F_MESSAGE_ID;
-    buf[off++] = id;
-    off = put(buf, messageId, off, id);
+    off = putShort(buf, messageId, off);
+    if (off < 0) return undefined;
   }
   if (timestamp !== undefined) {
     flags |= F_TIMESTAMP;
     off = writeU64(buf, timestamp, off);
   }
-  buf.writeUInt16BE(flags, start + 19);
-  buf[off++] = FRAME_END;
+  buf.writeUInt16BE(flags, header + 19);
+  buf[off] = FRAME_END;
+  buf.writeUInt32BE(off - header - 7, header + 3);
+  off++;
 
-  if (body > 0) {
+  if (content.length > 0) {
     buf[off] = 3;
     buf.writeUInt16BE(channel, off + 1);
     buf.writeUInt32BE(content.length, off + 3);
     off += 7 + content.copy(buf, off + 7);
     buf[off++] = FRAME_END;
   }
-  return buf;
+  slabAt = off;
+  return buf.subarray(start, off);
 }
