@@ -14,7 +14,7 @@ import { createRequire } from 'node:module';
 import { PassThrough } from 'node:stream';
 import fc from 'fast-check';
 import { spawnSync } from 'node:child_process';
-import { DEBUG_CHECKED, MQTT_PACKET_CHECKED } from '../../src/adapters/mqtt-packet.ts';
+import { BL_CHECKED, DEBUG_CHECKED, MQTT_PACKET_CHECKED, fastPacketReads } from '../../src/adapters/mqtt-packet.ts';
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -276,5 +276,47 @@ describe('mqtt-packet adapter: debug quieted', () => {
       const { quietPacketDebug } = await import(${JSON.stringify(adapter)});
       console.log(JSON.stringify({ loadedEarly, quieted: quietPacketDebug() }));`);
     expect(bridge.out, msg).toEqual({ loadedEarly: false, quieted: true });
+  });
+});
+
+describe('mqtt-packet adapter: bl reads in place', () => {
+  const lib = createRequire(createRequire(join(import.meta.dirname, '../../../node_modules/mqtt-packet/parser.js')).resolve('bl'));
+  const BufferListStream = lib('./bl.js') as { (): unknown; prototype: Record<string, (...a: unknown[]) => unknown>; BufferList: { prototype: Record<string, (...a: unknown[]) => unknown> } };
+  const theirs = BufferListStream.BufferList.prototype;
+  const msg = because('bl', BL_CHECKED);
+  fastPacketReads();
+  const outcome = (f: () => unknown) => {
+    try {
+      return { value: f() };
+    } catch (err) {
+      return { error: (err as Error).constructor.name };
+    }
+  };
+
+  it('replaces the methods mqtt-packet\'s BufferListStream reads with', () => {
+    const ours = BufferListStream.prototype;
+    for (const m of ['readUInt8', 'readUInt16BE', 'readUInt32BE', 'toString']) expect(ours[m], `${m}: ${msg}`).not.toBe(theirs[m]);
+    // mqtt-packet parses through bl() (a BufferListStream) and these four methods.
+    const parser = readFileSync(join(import.meta.dirname, '../../../node_modules/mqtt-packet/parser.js'), 'utf8');
+    expect(parser, msg).toContain("const bl = require('bl')");
+    expect(parser, msg).toContain('this._list = bl()');
+    const used = new Set([...parser.matchAll(/this\._list\.(read\w+|toString)\(/g)].map((m) => m[1]));
+    expect([...used].sort(), msg).toEqual(['readUInt16BE', 'readUInt32BE', 'readUInt8', 'toString']);
+  });
+
+  // Integer offsets, as mqtt-packet passes: bl answers a fractional one from uninitialized memory.
+  it('reads what bl reads, and throws what it throws, across buffer boundaries and out of range', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 7 }), { maxLength: 5 }), fc.oneof(fc.integer({ min: -4, max: 30 }), fc.constant(undefined)), fc.integer({ min: -2, max: 30 }), (chunks, offset, end) => {
+        const list = BufferListStream() as { append(b: Buffer): void };
+        for (const c of chunks) list.append(Buffer.from(c));
+        for (const m of ['readUInt8', 'readUInt16BE', 'readUInt32BE']) {
+          expect(outcome(() => (list as never as Record<string, (o?: number) => number>)[m]!(offset)), `${m}(${offset}): ${msg}`).toEqual(outcome(() => theirs[m]!.call(list, offset)));
+        }
+        const start = offset ?? 0;
+        expect(outcome(() => (list as never as { toString(e: string, s?: number, t?: number): string }).toString('utf8', start, end)), msg).toEqual(outcome(() => (theirs.toString as (...a: unknown[]) => unknown).call(list, 'utf8', start, end)));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
