@@ -80,8 +80,8 @@ describe('latency stages', () => {
 describe('bench report', () => {
   it('prints every scenario and a verdict per target, n/a for what was not measured', () => {
     const text = consoleReport(scenarios, targets);
-    expect(text).toMatch(/1 ceiling\s+10000\s+160000\s+5000\/s\s+1\.0\s+8\.0\s+-\s+-/);
-    expect(text).toMatch(/2 bridge <embedded>\s+5000\s+80000\s+2500\/s\s+9\.0\s+n\/a\s+120\s+0\.90/);
+    expect(text).toMatch(/1 ceiling\s+10000\s+160000\s+5000\/s\s+1\.00\s+8\.00\s+-\s+-/);
+    expect(text).toMatch(/2 bridge <embedded>\s+5000\s+80000\s+2500\/s\s+9\.00\s+n\/a\s+120\s+0\.90/);
     expect(text).toMatch(/Bridge vs ceiling\s+>= 0\.8x\s+0\.50x\s+MISSED/);
     expect(text).toMatch(/Firmware text\s+<= 24 KB\s+11\.5 KB\s+met/);
     expect(text).not.toMatch(/Scale \(2k only\).*(met|MISSED)/);
