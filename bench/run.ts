@@ -45,7 +45,7 @@ const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split('
 // --baseline-root=<checkout> runs scenario 2 a second time per round with the bridge of another
 // checkout (e.g. a git worktree of an older commit): old against new in one run.
 const baselineRoot = process.argv.find((a) => a.startsWith('--baseline-root='))?.slice('--baseline-root='.length);
-// --bridge-root=<checkout> puts another checkout's bridge in scenario 2 itself (bisecting a change).
+// --bridge-root=<checkout> puts another checkout's bridge in every scenario that runs this bridge (bisecting a change).
 const bridgeRoot = process.argv.find((a) => a.startsWith('--bridge-root='))?.slice('--bridge-root='.length);
 const want = (name: string) => !only || only.includes(name);
 const P = quick
@@ -145,11 +145,11 @@ function bridgeConfig(mqttCfg: Parameters<typeof benchBridgeConfig>[0]['mqtt'], 
 // The bench stops its bridges with SIGKILL: shutdown is not measured, the store is
 // durable by design, and a graceful stop with a backlog waits out the forwarder's drain.
 let bridgeCount = 0;
-async function bridge(mqttCfg: Parameters<typeof benchBridgeConfig>[0]['mqtt'], amqpUrl = rabbit.amqpUrl, dir?: string, nodeArgs: string[] = [], bridgeRoot = root): Promise<BridgeProcess & { dir: string }> {
+async function bridge(mqttCfg: Parameters<typeof benchBridgeConfig>[0]['mqtt'], amqpUrl = rabbit.amqpUrl, dir?: string, nodeArgs: string[] = [], checkout = bridgeRoot ?? root): Promise<BridgeProcess & { dir: string }> {
   const name = `bridge-${++bridgeCount}`;
   const bdir = dir ?? join(workDir, name);
   const httpPort = await freePort();
-  const b = await startBridge({ root: bridgeRoot, dir: bdir, name, config: bridgeConfig(mqttCfg, amqpUrl, bdir, httpPort), httpPort, mqttPort: mqttCfg.mode === 'embedded' ? mqttCfg.port : 0, nodeArgs });
+  const b = await startBridge({ root: checkout, dir: bdir, name, config: bridgeConfig(mqttCfg, amqpUrl, bdir, httpPort), httpPort, mqttPort: mqttCfg.mode === 'embedded' ? mqttCfg.port : 0, nodeArgs });
   cleanups.push(() => b.stop('SIGKILL'));
   return { ...b, dir: bdir };
 }
