@@ -740,6 +740,8 @@ try {
   process.stderr.write(`bench failed: ${(err as Error).stack}\n`);
 } finally {
   for (const c of cleanups.reverse()) await c().catch(() => {});
-  rmSync(workDir, { recursive: true, force: true });
+  // BENCH_KEEP_WORKDIR=1 keeps the bridges' logs and stores (e.g. with BENCH_BRIDGE_NODE_ARGS=--trace-gc).
+  if (process.env.BENCH_KEEP_WORKDIR) progress(`kept ${workDir}`);
+  else rmSync(workDir, { recursive: true, force: true });
 }
 process.exit(failed ? 1 : 0);

@@ -152,6 +152,8 @@ export class BridgeProcess {
     this.child = child;
     this.starts++;
     const keep = (line: string) => {
+      // CHAOS_LOG_FILE=<file> keeps every bridge log line, for a run that hangs before it reports.
+      if (process.env.CHAOS_LOG_FILE) appendFileSync(process.env.CHAOS_LOG_FILE, line + '\n');
       this.logLines.push(line);
       if (this.logLines.length > 2000) this.logLines.splice(0, 1000);
     };

@@ -1,4 +1,6 @@
 // ConfirmPool against the shared RabbitMQ. Every name is run-unique and deleted afterwards.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type Channel, type ChannelModel, type ConsumeMessage, type GetMessage } from 'amqplib';
 import { ConfirmPool, deleteTopology, LinkLostError, type ConfirmPoolOptions, type PublishOutcome, type Topology } from '../../src/egress/amqp/index.ts';
@@ -8,6 +10,7 @@ import { freePort } from '../../../shared/testkit/ports.ts';
 import { startTcpProxy, type TcpProxy } from '../../../shared/testkit/tcp-proxy.ts';
 
 const BROKER = 'amqp://guest:guest@127.0.0.1:5672';
+const run = promisify(execFile);
 
 function topologyFor(p: string, withAlternate = true): Topology {
   return {
@@ -95,6 +98,12 @@ async function withTopology(t: Topology): Promise<void> {
     const { fresh } = await admin();
     await deleteTopology(await fresh(), t);
   });
+}
+
+/** Every channel the shared broker has open, by Erlang pid (integration files run one at a time). */
+async function brokerChannelPids(): Promise<Set<string>> {
+  const { stdout } = await run('rabbitmqctl', ['list_channels', 'pid', '--formatter', 'json', '-q']);
+  return new Set((JSON.parse(stdout) as Array<{ pid: string }>).map((c) => c.pid));
 }
 
 async function drain(ch: Channel, queue: string, n: number): Promise<ConsumeMessage[]> {
@@ -360,6 +369,38 @@ describe('ConfirmPool', () => {
     expect(pool.blocked).toBe(false);
     expect(pool.state().connections[0]!.state).toBe('open');
     expect(events).toEqual(['blocked:low on memory (test)', 'unblocked']);
+  });
+
+  it('replaces a channel on which the broker nacks every publish, and goes on publishing on the new one', async () => {
+    const p = uniquePrefix('egress-nack');
+    const topology = topologyFor(p);
+    await withTopology(topology);
+    const { ch } = await admin();
+    // A queue that takes nothing and refuses what it cannot take: RabbitMQ nacks every publish routed to it.
+    await ch.assertQueue(`${p}.full`, { durable: false, arguments: { 'x-max-length': 0, 'x-overflow': 'reject-publish' } });
+    cleanups.push(() => ch.deleteQueue(`${p}.full`));
+    const pool = newPool({ urls: [BROKER], topology, windowPerChannel: 50 });
+    await pool.start();
+    await waitFor(() => pool.ready, { what: 'pool ready' });
+    await ch.bindQueue(`${p}.full`, topology.exchange.name, 'full.#');
+    expect(await pool.publish(message(p, 0))).toEqual({ kind: 'confirmed' });
+    const channelsBefore = await brokerChannelPids();
+
+    const refused = await within(Promise.all(Array.from({ length: 300 }, (_, i) => pool.publish(message(p, 1 + i, 'full.dev0.temp')))), 30_000);
+    expect(refused).not.toBe('timeout');
+    const kinds = new Set((refused as PublishOutcome[]).map((r) => r.kind));
+    // Nacked by the broker, or failed with the channel it nacked on when that was closed.
+    expect([...kinds].every((k) => k === 'nacked' || k === 'failed')).toBe(true);
+    expect((refused as PublishOutcome[]).filter((r) => r.kind === 'nacked').length).toBeGreaterThanOrEqual(200);
+
+    // The broker's own list: the pool's channel is gone and another one took its place.
+    await waitFor(async () => {
+      const now = await brokerChannelPids();
+      return [...channelsBefore].some((pid) => !now.has(pid)) && [...now].some((pid) => !channelsBefore.has(pid));
+    }, { timeoutMs: 20_000, intervalMs: 1_000, what: 'the nacking channel replaced by a new one' });
+    await waitFor(() => pool.ready, { what: 'pool ready again' });
+    expect(await pool.publish(message(p, 400))).toEqual({ kind: 'confirmed' });
+    await waitFor(async () => (await ch.checkQueue(`${p}.q`)).messageCount === 2, { what: 'both good messages queued' });
   });
 
   it('refuses publishes after close() and waits for in-flight confirms first', async () => {

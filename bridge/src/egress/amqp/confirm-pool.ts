@@ -69,6 +69,8 @@ export interface PoolState {
 }
 
 const MAX_MESSAGE_SIZE_MEMORY_MS = 10 * 60_000;
+/** Publishes nacked in a row, with no ack between, after which a channel is replaced. */
+const NACKS_BEFORE_NEW_CHANNEL = 200;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -219,16 +221,27 @@ export class ConfirmPool extends EventEmitter {
     const ch = await model.createConfirmChannel();
     const w = new ConfirmWindow(ch, this.opts.exchange, (outcome, job) => this.settled(outcome, job));
     let channelError: (Error & { code?: number }) | undefined;
+    let nacksInARow = 0;
+    let replacing = false;
     ch.on('error', (err: Error) => {
       channelError = err;
       this.log?.warn({ err, index: slot.index }, 'amqp channel error');
     });
     ch.on('ack', (f: { deliveryTag: number; multiple: boolean }) => {
+      nacksInARow = 0;
       w.confirm(f.deliveryTag, f.multiple, true);
       this.pump();
     });
     ch.on('nack', (f: { deliveryTag: number; multiple: boolean }) => {
-      w.confirm(f.deliveryTag, f.multiple, false);
+      nacksInARow += w.confirm(f.deliveryTag, f.multiple, false);
+      // A quorum queue's failover nacks a burst; a channel that nacks everything long after
+      // (seen on a 3.10 cluster after its node was killed) is replaced: a new one publishes fine.
+      if (nacksInARow >= NACKS_BEFORE_NEW_CHANNEL && w.open && !this.closing) {
+        replacing = true;
+        w.open = false;
+        this.log?.warn({ index: slot.index, nacks: nacksInARow }, 'the broker nacks every publish on this channel; replacing it');
+        ch.close().catch(() => {});
+      }
       this.pump();
     });
     ch.on('return', (m: Message) => {
@@ -245,7 +258,7 @@ export class ConfirmPool extends EventEmitter {
       slot.channels = slot.channels.filter((c) => c !== w);
       // A channel the broker closed (e.g. 404: exchange deleted under us) on a live connection:
       // re-declare and reopen. When the whole connection went, the session reconnects instead.
-      if (!this.closing && channelError) {
+      if (!this.closing && (channelError || replacing)) {
         setTimeout(() => void this.reopenChannel(slot, model), Math.min(this.opts.reconnect.initialMs, 1_000));
       }
       this.pump();

@@ -81,10 +81,12 @@ export class ConfirmWindow {
     return 'sent';
   }
 
-  confirm(tag: number, multiple: boolean, ack: boolean): void {
+  /** Settles the publish `tag` (and every earlier one with `multiple`); returns how many it settled. */
+  confirm(tag: number, multiple: boolean, ack: boolean): number {
     const jobs = this.jobs;
     let i = this.head + tag - this.firstTag;
-    if (i < this.head) return;
+    if (i < this.head) return 0;
+    let settled = 0;
     if (multiple) {
       // Every tag up to this one, in tag order.
       i = Math.min(i, jobs.length - 1);
@@ -93,14 +95,16 @@ export class ConfirmWindow {
         if (!job) continue;
         jobs[k] = undefined;
         this.settle(job, ack);
+        settled++;
       }
       this.firstTag += i + 1 - this.head;
       this.head = i + 1;
     } else {
       const job = jobs[i];
-      if (job === undefined) return;
+      if (job === undefined) return 0;
       jobs[i] = undefined;
       this.settle(job, ack);
+      settled = 1;
       while (this.head < jobs.length && jobs[this.head] === undefined) {
         this.head++;
         this.firstTag++;
@@ -113,6 +117,7 @@ export class ConfirmWindow {
       this.jobs = jobs.slice(this.head);
       this.head = 0;
     }
+    return settled;
   }
 
   /** False when no publish in flight has this message's id. */
