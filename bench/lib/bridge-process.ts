@@ -1,9 +1,9 @@
 // The bridge under test, as its own process: `edge-bridge start -c <config>`, exactly
 // as deployed, with a generated config. RSS/CPU come from its pid; the store backlog
 // from its /metrics.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { spawnLogged } from './logged-process.ts';
 
 export interface BridgeProcess {
   pid: number;
@@ -38,29 +38,20 @@ export async function startBridge(opts: { root: string; dir: string; name: strin
   const cfgFile = join(opts.dir, `${opts.name}.json`);
   const logFile = join(opts.dir, `${opts.name}.log`);
   writeFileSync(cfgFile, JSON.stringify(opts.config, null, 2));
-  const out = openSync(logFile, 'w');
   // As deployed: the systemd unit's NODE_OPTIONS (heap settings), plus BENCH_BRIDGE_NODE_ARGS,
   // e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the bridge under test.
   const nodeArgs = [...deployedNodeOptions(opts.root), ...(process.env.BENCH_BRIDGE_NODE_ARGS ?? '').split(' ').filter(Boolean), ...(opts.nodeArgs ?? [])];
   const profiling = nodeArgs.some((a) => a.startsWith('--cpu-prof') || a.startsWith('--heap-prof'));
   // The unit's other settings (MALLOC_ARENA_MAX) too; its NODE_OPTIONS are passed as arguments above.
   const { NODE_OPTIONS: _asArgs, ...unitEnv } = deployedEnvironment(opts.root);
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, join(opts.root, 'bridge/bin/edge-bridge.js'), 'start', '-c', cfgFile], {
+  const { child, exited, exit } = spawnLogged(process.execPath, [...nodeArgs, join(opts.root, 'bridge/bin/edge-bridge.js'), 'start', '-c', cfgFile], {
     cwd: opts.dir,
     env: { ...process.env, ...unitEnv },
-    stdio: ['ignore', out, out],
+    logFile,
   });
-  closeSync(out);
-  let exited: string | undefined;
-  const exit = new Promise<void>((r) =>
-    child.once('exit', (code, signal) => {
-      exited = `${code ?? signal}`;
-      r();
-    }),
-  );
   const deadline = Date.now() + 120_000;
   for (;;) {
-    if (exited !== undefined) throw new Error(`bridge ${opts.name} exited (${exited}) before ready:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
+    if (exited() !== undefined) throw new Error(`bridge ${opts.name} exited (${exited()}) before ready:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
     if (readFileSync(logFile, 'utf8').includes('"msg":"bridge ready"')) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
@@ -94,7 +85,7 @@ export async function startBridge(opts: { root: string; dir: string; name: strin
       };
     },
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (exited !== undefined) return;
+      if (exited() !== undefined) return;
       // A profile is written at exit: a SIGKILL would lose it.
       child.kill(profiling ? 'SIGTERM' : signal);
       const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);

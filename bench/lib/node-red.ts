@@ -3,9 +3,10 @@
 // the root `npm ci` (CI, every landing) stays short; full runs install it on first use.
 // Run headless as a child process: generated settings, flow and credentials in a temp
 // userDir; flow = mqtt in (QoS1) -> change (topic '/' -> '.', persistent) -> amqp out.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { spawnLogged } from './logged-process.ts';
 
 export const PEER_DIR = 'bench/peers/node-red';
 export const INSTALL_HINT = `npm run bench:peers (npm ci --prefix ${PEER_DIR})`;
@@ -145,37 +146,20 @@ export function startNodeRed(opts: { root: string; dir: string; uiPort: number; 
   };
   const settingsFile = join(opts.dir, 'settings.js');
   writeFileSync(settingsFile, `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
-  const logFile = join(opts.dir, 'node-red.log');
-  const out = openSync(logFile, 'w');
-  const child: ChildProcess = spawn(process.execPath, [join(peer, 'node_modules', 'node-red', 'red.js'), '--userDir', opts.dir, '--settings', settingsFile], {
+  const p = spawnLogged(process.execPath, [join(peer, 'node_modules', 'node-red', 'red.js'), '--userDir', opts.dir, '--settings', settingsFile], {
     cwd: opts.dir,
     // amqp-ts logs connection failures and reconnects at warn (its default is error).
     env: { AMQPTS_LOGLEVEL: 'warn', ...process.env, NODE_ENV: 'production' },
-    stdio: ['ignore', out, out],
+    logFile: join(opts.dir, 'node-red.log'),
   });
-  closeSync(out);
-  let exited: string | undefined;
-  const exit = new Promise<void>((r) =>
-    child.once('exit', (code, signal) => {
-      exited = `${code ?? signal}`;
-      r();
-    }),
-  );
-  const logTail = (lines = 15) => {
-    try {
-      return readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-    } catch {
-      return '';
-    }
-  };
   return {
-    pid: child.pid!,
-    exited: () => exited,
-    logTail,
+    pid: p.child.pid!,
+    exited: p.exited,
+    logTail: p.logTail,
     // SIGKILL as for the bridges: shutdown is not measured, and a graceful close with a backlog waits on it.
     async stop() {
-      if (exited === undefined) child.kill('SIGKILL');
-      await exit;
+      if (p.exited() === undefined) p.child.kill('SIGKILL');
+      await p.exit;
     },
   };
 }

@@ -369,7 +369,7 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
         this.retryWhileBusy(handler, message, client, isWill, packet.qos, outcome).then(
           (v) => this.answer(done, v),
           (err: unknown) => {
-            // A bug, and loud: left unhandled, but no longer waited for.
+            // retryWhileBusy does not reject; if it does, that is a bug: surfaced as an unhandled rejection, and stop() stops waiting for this message.
             this.answered();
             throw err;
           },
