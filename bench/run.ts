@@ -49,8 +49,8 @@ const baselineRoot = process.argv.find((a) => a.startsWith('--baseline-root='))?
 const bridgeRoot = process.argv.find((a) => a.startsWith('--bridge-root='))?.slice('--bridge-root='.length);
 const want = (name: string) => !only || only.includes(name);
 const P = quick
-  ? { rounds: Number(process.env.BENCH_ROUNDS ?? 1), tputMs: 3000, warmMs: 1000, latMs: 2000, settleMs: 8000, drainN: Number(process.env.BENCH_DRAIN_N ?? 200_000), scaleConns: Number(process.env.BENCH_SCALE_CONNS ?? 2000), scaleProcs: 2, trickleMs: 4000, devices: 50 }
-  : { rounds: Number(process.env.BENCH_ROUNDS ?? 3), tputMs: 10_000, warmMs: 3000, latMs: 8000, settleMs: 60_000, drainN: 1_000_000, scaleConns: 10_000, scaleProcs: 4, trickleMs: 20_000, devices: 50 };
+  ? { rounds: Number(process.env.BENCH_ROUNDS ?? 1), tputMs: 3000, warmMs: 1000, latMs: 2000, settleMs: 8000, drainN: Number(process.env.BENCH_DRAIN_N ?? 200_000), scaleConns: Number(process.env.BENCH_SCALE_CONNS ?? 2000), scaleProcs: 2, trickleMs: 4000, devices: 50, costRate: Number(process.env.BENCH_COST_RATE ?? 0) }
+  : { rounds: Number(process.env.BENCH_ROUNDS ?? 3), tputMs: 10_000, warmMs: 3000, latMs: 8000, settleMs: 60_000, drainN: 1_000_000, scaleConns: 10_000, scaleProcs: 4, trickleMs: 20_000, devices: 50, costRate: Number(process.env.BENCH_COST_RATE ?? 0) };
 const RUN = `b${Date.now().toString(36)}`;
 const PREFIX = `bench/${RUN}`;
 const KEY_PREFIX = `bench.${RUN}`;
@@ -316,11 +316,28 @@ async function embedded(round: number, pluginRate: number | undefined, key = 's2
     rmSync(join(b.dir, 'store'), { recursive: true, force: true });
     b = await bridge({ mode: 'embedded', port }, rabbit.amqpUrl, b.dir, [], bridgeRoot);
   }
+  if (P.costRate > 0) await cost(key, round, run, b, gen.pid);
   const l = await latency(`${key}l${round}`, t.rate / 2, run(`${key}l${round}`), b);
   const p = pluginRate === undefined ? undefined : await latency(`${key}p${round}`, pluginRate / 2, run(`${key}p${round}`));
   await gen.stop();
   await b.stop('SIGKILL');
   return record(key, { tput: t, lat: l, atPluginRate: p });
+}
+
+/**
+ * BENCH_COST_RATE=<msg/s>: one more paced phase per round at that rate, the same for every bridge,
+ * printing the CPU each process spent per message. Far steadier than max-rate figures on a busy
+ * box, so old against new (--baseline-root) shows a few microseconds.
+ */
+async function cost(key: string, round: number, run: (phase: string) => (rate: number, d: number) => Promise<LoadResult>, b: BridgeProcess, genPid: number): Promise<void> {
+  const phase = `${key}c${round}`;
+  const cpuSampler = sampleCpu({ 'under test': b.pid, 'load generators': genPid, RabbitMQ: rabbit.osPid });
+  const lat = await latency(phase, P.costRate, run(phase));
+  const cpu = cpuSampler.stop();
+  const delivered = P.costRate * (P.latMs / 1000);
+  const us = Object.entries(cpu.cores).map(([name, cores]) => `${name} ${((cores * cpu.seconds * 1e6) / delivered).toFixed(1)}`);
+  ((raw.cost ??= []) as unknown[]).push({ key, round, rate: P.costRate, p50: lat.p50, p99: lat.p99, cores: cpu.cores, seconds: cpu.seconds });
+  progress(`  ${phase}: CPU µs per message at ${P.costRate}/s: ${us.join(', ')}`);
 }
 
 /** Scenario 2 once more at max rate with --cpu-prof: the bridge's CPU by stage over the measured window. */

@@ -279,6 +279,30 @@ describe('mqtt-packet adapter: debug quieted', () => {
   });
 });
 
+describe('mqtt-packet adapter: no number cache', () => {
+  const repo = join(import.meta.dirname, '../../..');
+  const adapter = join(repo, 'bridge/src/adapters/mqtt-packet.ts');
+
+  it('writes packet ids without building the 65 536-buffer cache, byte for byte as with it', () => {
+    const code = `
+      import { createRequire } from 'node:module';
+      import { PassThrough } from 'node:stream';
+      const { loadMqttPacket } = await import(${JSON.stringify(adapter)});
+      const mp = await loadMqttPacket();
+      const r = createRequire(createRequire(${JSON.stringify(adapter)}).resolve('mqtt-packet'));
+      const written = (packet) => { const s = new PassThrough(); const out = []; s.on('data', (c) => out.push(c)); mp.writeToStream(packet, s); return new Promise((ok) => setImmediate(() => ok(Buffer.concat(out).toString('hex')))); };
+      const puback = await written({ cmd: 'puback', messageId: 0x1234 });
+      const publish = await written({ cmd: 'publish', topic: 't', payload: Buffer.from('x'), qos: 1, messageId: 65535 });
+      const cached = Object.keys(r('./numbers.js').cache).length;
+      console.log(JSON.stringify({ cacheNumbers: mp.writeToStream.cacheNumbers, cached, puback, publish }));`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: repo, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    // PUBACK: type 4, length 2, id; PUBLISH QoS 1: 0x32, length 6, topic 't', id ffff, payload 'x'.
+    expect(out, because('mqtt-packet', MQTT_PACKET_CHECKED)).toEqual({ cacheNumbers: false, cached: 0, puback: '40021234', publish: '3206000174ffff78' });
+  });
+});
+
 describe('mqtt-packet adapter: bl reads in place', () => {
   const lib = createRequire(createRequire(join(import.meta.dirname, '../../../node_modules/mqtt-packet/parser.js')).resolve('bl'));
   const BufferListStream = lib('./bl.js') as { (): unknown; prototype: Record<string, (...a: unknown[]) => unknown>; BufferList: { prototype: Record<string, (...a: unknown[]) => unknown> } };
