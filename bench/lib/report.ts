@@ -61,6 +61,8 @@ export interface ScenarioRow {
   cpuUsPerMsg?: Record<string, number>;
   /** Busy share of the whole box at max rate, 0..1. */
   boxBusy?: number;
+  /** Batches the senders had acknowledged per second in the max-rate phase (median of rounds). */
+  acceptedPerSec?: number;
 }
 
 /** Stage shares of the bridge's own CPU, from a --cpu-prof of scenario 2 at max rate. */
