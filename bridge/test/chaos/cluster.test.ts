@@ -75,7 +75,7 @@ async function rig(label: string, o: { nodes?: number; serialNodes?: number; top
   cleanups.push(async () => {
     await fleet.stop();
     await serial?.stop().catch(() => {});
-    await bridge.kill();
+    await bridge.dispose();
     rmSync(dir, { recursive: true, force: true });
   });
   return { prefix, dir, mqttPort, bridge, fleet, serial, queue: topology.queue, httpPort };

@@ -66,7 +66,7 @@ async function rig(
   cleanups.push(async () => {
     await fleet.stop();
     await serial?.stop().catch(() => {});
-    await bridge.kill();
+    await bridge.dispose();
     const conn = await amqp.connect(rabbit.amqpUrl);
     const ch = await conn.createChannel();
     for (const q of [topology.queue, `${prefix}.unroutable`, `${prefix}.dlq`]) await ch.deleteQueue(q).catch(() => {});

@@ -130,11 +130,19 @@ export function bridgeConfig(o: {
   };
 }
 
+/** Bridge processes still running: killed when this test process exits, whatever a timed-out test body still does. */
+const liveBridges = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of liveBridges) child.kill('SIGKILL');
+});
+
 /** The bridge CLI as a child process on a config file, so it can be killed -9 and restarted on the same store. */
 export class BridgeProcess {
   child: ChildProcess | undefined;
   readonly logLines: string[] = [];
   starts = 0;
+  /** Set by dispose(): a test body that timed out and runs on cannot start it again. */
+  private disposed = false;
   constructor(private readonly configFile: string) {}
 
   static write(dir: string, config: Record<string, unknown>): BridgeProcess {
@@ -148,8 +156,11 @@ export class BridgeProcess {
   }
 
   async start(timeoutMs = 90_000): Promise<void> {
+    if (this.disposed) throw new Error('bridge process disposed (its test ended)');
     const child = spawn(process.execPath, ['bridge/bin/edge-bridge.js', 'start', '-c', this.configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
+    liveBridges.add(child);
+    child.once('exit', () => liveBridges.delete(child));
     this.starts++;
     const keep = (line: string) => {
       // CHAOS_LOG_FILE=<file> keeps every bridge log line, for a run that hangs before it reports.
@@ -178,6 +189,12 @@ export class BridgeProcess {
   /** Log lines (JSON) whose msg matches. */
   logged(pattern: RegExp): string[] {
     return this.logLines.filter((l) => pattern.test(l));
+  }
+
+  /** Kills it for good: the cleanup's call, after which start() throws. */
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    await this.kill();
   }
 
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
