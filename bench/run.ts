@@ -608,12 +608,13 @@ function throughputFindings(a: ScenarioRow, b: ScenarioRow, profile: ProfileRow[
     .slice(0, 4)
     .map((p) => `${p.stage} ${(p.share * 100).toFixed(0)} %`)
     .join(', ');
-  // The bridge acknowledges a batch once it is on disk, not once the broker has it: at max rate its
-  // senders are acknowledged, and send, faster than it forwards, and the box pays for the difference.
+  // The bridge acknowledges a batch once it is on disk (the naive bridge's Mosquitto once it has
+  // it), not once RabbitMQ has it: at max rate the senders are acknowledged, and send, faster than
+  // it forwards, and the box pays for the difference.
   const ahead = (s: ScenarioRow) => (s.acceptedPerSec ?? 0) / s.msgsPerSec;
   const taken = [a, b]
     .filter((s) => ahead(s) > 1.1)
-    .map((s) => `${s.name.slice(2)} acknowledged its senders ${s.acceptedPerSec!.toFixed(0)} msg/s, ${ahead(s).toFixed(2)}x what it forwarded (acknowledged on disk, so the senders, and the CPU they and its ingest take, run ahead of the broker)`);
+    .map((s) => `${s.name.slice(2)} acknowledged its senders ${s.acceptedPerSec!.toFixed(0)} msg/s, ${ahead(s).toFixed(2)}x what it forwarded (acknowledged before RabbitMQ has the batch, so the senders, and the CPU they and its ingest take, run ahead of the broker)`);
   return `box ${((a.boxBusy ?? NaN) * 100).toFixed(0)} % / ${((b.boxBusy ?? NaN) * 100).toFixed(0)} % busy; CPU µs per message: ${a.name.slice(2)}: ${us(a)}; ${b.name.slice(2)}: ${us(b)}${taken.length ? `; ${taken.join('; ')}` : ''}${top ? `; the bridge's top stages: ${top}` : ''}`;
 }
 
