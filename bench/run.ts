@@ -49,8 +49,10 @@ const baselineRoot = process.argv.find((a) => a.startsWith('--baseline-root='))?
 const bridgeRoot = process.argv.find((a) => a.startsWith('--bridge-root='))?.slice('--bridge-root='.length);
 const want = (name: string) => !only || only.includes(name);
 const P = quick
-  ? { rounds: Number(process.env.BENCH_ROUNDS ?? 1), tputMs: 3000, warmMs: 1000, latMs: 2000, settleMs: 8000, drainN: Number(process.env.BENCH_DRAIN_N ?? 200_000), scaleConns: Number(process.env.BENCH_SCALE_CONNS ?? 2000), scaleProcs: 2, trickleMs: 4000, devices: 50, costRate: Number(process.env.BENCH_COST_RATE ?? 0) }
-  : { rounds: Number(process.env.BENCH_ROUNDS ?? 3), tputMs: 10_000, warmMs: 3000, latMs: 8000, settleMs: 60_000, drainN: 1_000_000, scaleConns: 10_000, scaleProcs: 4, trickleMs: 20_000, devices: 50, costRate: Number(process.env.BENCH_COST_RATE ?? 0) };
+  ? { rounds: Number(process.env.BENCH_ROUNDS ?? 1), tputMs: 3000, warmMs: 1000, latMs: 2000, settleMs: 8000, drainN: Number(process.env.BENCH_DRAIN_N ?? 200_000), scaleConns: Number(process.env.BENCH_SCALE_CONNS ?? 2000), scaleProcs: 2, trickleMs: 4000, devices: 50 }
+  : { rounds: Number(process.env.BENCH_ROUNDS ?? 3), tputMs: 10_000, warmMs: 3000, latMs: 8000, settleMs: 60_000, drainN: 1_000_000, scaleConns: 10_000, scaleProcs: 4, trickleMs: 20_000, devices: 50 };
+// BENCH_COST_RATE=<msg/s>: see cost().
+const COST_RATE = Number(process.env.BENCH_COST_RATE ?? 0);
 const RUN = `b${Date.now().toString(36)}`;
 const PREFIX = `bench/${RUN}`;
 const KEY_PREFIX = `bench.${RUN}`;
@@ -164,6 +166,10 @@ async function devices(url: string, clients: number, label: string, extra: Recor
 
 const count = async (phase: string) => (await consumer.call<{ count: number }>('count', { phase })).count;
 
+/** A device generator's load for one phase: `run(phase)(rate, durationMs)`, rate 0 being max rate. */
+const phaseRunner = (gen: Worker) => (phase: string) => (rate: number, d: number) => gen.call<LoadResult>('run', { phase, rate, durationMs: d });
+type PhaseRunner = ReturnType<typeof phaseRunner>;
+
 interface LoadResult {
   sent: number;
   acked: number;
@@ -205,6 +211,8 @@ async function throughput(phase: string, load: (durationMs: number) => Promise<L
 
 interface Latency {
   rate: number;
+  /** Batches the senders had acknowledged in the phase (all of them delivered before it returns). */
+  acked: number;
   p50: number;
   p99: number;
   stages?: LatencyStages;
@@ -227,7 +235,7 @@ async function latency(phase: string, rate: number, load: (rate: number, duratio
     const meanMs = (name: string) => ((after[name]!.sum - before[name]!.sum) / (after[name]!.count - before[name]!.count)) * 1000;
     stages = { phase, deviceToReceived: lat.meanAll, acceptToDurable: meanMs(STAGE_HISTOGRAMS[0]!), acceptToPublish: meanMs(STAGE_HISTOGRAMS[1]!), acceptToConfirm: meanMs(STAGE_HISTOGRAMS[2]!) };
   }
-  return { p50: lat.p50, p99: lat.p99, rate, stages };
+  return { p50: lat.p50, p99: lat.p99, rate, acked: r.acked, stages };
 }
 
 /** One round of one scenario. */
@@ -296,7 +304,7 @@ async function ceiling(round: number, light = false): Promise<Round> {
 async function plugin(round: number): Promise<Round> {
   progress(`scenario 4/6, round ${round + 1}: RabbitMQ MQTT plugin, QoS1 straight into amq.topic`);
   const gen = await devices(rabbit.mqttUrl!, P.devices, `s4r${round}`, { username: 'guest', password: 'guest' });
-  const run = (phase: string) => (rate: number, d: number) => gen.call<LoadResult>('run', { phase, rate, durationMs: d });
+  const run = phaseRunner(gen);
   const t = await throughput(`s4t${round}`, (d) => run(`s4t${round}`)(0, d), { 'load generators': gen.pid });
   await waitUntil('s4t drained', async () => (await count(`s4t${round}`)) >= t.load.acked, P.settleMs);
   const l = await latency(`s4l${round}`, t.rate / 2, run(`s4l${round}`));
@@ -309,7 +317,7 @@ async function embedded(round: number, pluginRate: number | undefined, key = 's2
   const port = await freePort();
   let b = await bridge({ mode: 'embedded', port }, rabbit.amqpUrl, undefined, [], bridgeRoot);
   const gen = await devices(`mqtt://127.0.0.1:${port}`, P.devices, `${key}r${round}`);
-  const run = (phase: string) => (rate: number, d: number) => gen.call<LoadResult>('run', { phase, rate, durationMs: d });
+  const run = phaseRunner(gen);
   const t = await throughput(`${key}t${round}`, (d) => run(`${key}t${round}`)(0, d), { 'under test': b.pid, 'load generators': gen.pid });
   if (!(await waitUntil(`${key}t backlog forwarded`, async () => (await b.storeRecords()) === 0, P.settleMs))) {
     // Start the latency phases from an empty store rather than wait for the backlog.
@@ -317,7 +325,7 @@ async function embedded(round: number, pluginRate: number | undefined, key = 's2
     rmSync(join(b.dir, 'store'), { recursive: true, force: true });
     b = await bridge({ mode: 'embedded', port }, rabbit.amqpUrl, b.dir, [], bridgeRoot);
   }
-  if (P.costRate > 0) await cost(key, round, run, b, gen.pid);
+  if (COST_RATE > 0) await cost(key, round, run, b, gen.pid);
   const l = await latency(`${key}l${round}`, t.rate / 2, run(`${key}l${round}`), b);
   const p = pluginRate === undefined ? undefined : await latency(`${key}p${round}`, pluginRate / 2, run(`${key}p${round}`));
   await gen.stop();
@@ -330,15 +338,14 @@ async function embedded(round: number, pluginRate: number | undefined, key = 's2
  * printing the CPU each process spent per message. Far steadier than max-rate figures on a busy
  * box, so old against new (--baseline-root) shows a few microseconds.
  */
-async function cost(key: string, round: number, run: (phase: string) => (rate: number, d: number) => Promise<LoadResult>, b: BridgeProcess, genPid: number): Promise<void> {
+async function cost(key: string, round: number, run: PhaseRunner, b: BridgeProcess, genPid: number): Promise<void> {
   const phase = `${key}c${round}`;
   const cpuSampler = sampleCpu({ 'under test': b.pid, 'load generators': genPid, RabbitMQ: rabbit.osPid });
-  const lat = await latency(phase, P.costRate, run(phase));
+  const lat = await latency(phase, COST_RATE, run(phase));
   const cpu = cpuSampler.stop();
-  const delivered = P.costRate * (P.latMs / 1000);
-  const us = Object.entries(cpu.cores).map(([name, cores]) => `${name} ${((cores * cpu.seconds * 1e6) / delivered).toFixed(1)}`);
-  ((raw.cost ??= []) as unknown[]).push({ key, round, rate: P.costRate, p50: lat.p50, p99: lat.p99, cores: cpu.cores, seconds: cpu.seconds });
-  progress(`  ${phase}: CPU µs per message at ${P.costRate}/s: ${us.join(', ')}`);
+  const us = Object.entries(cpu.cores).map(([name, cores]) => `${name} ${((cores * cpu.seconds * 1e6) / lat.acked).toFixed(1)}`);
+  ((raw.cost ??= []) as unknown[]).push({ key, round, rate: COST_RATE, p50: lat.p50, p99: lat.p99, cores: cpu.cores, seconds: cpu.seconds });
+  progress(`  ${phase}: CPU µs per message at ${COST_RATE}/s: ${us.join(', ')}`);
 }
 
 /** Scenario 2 once more at max rate with --cpu-prof: the bridge's CPU by stage over the measured window. */
@@ -388,7 +395,7 @@ async function external(round: number, offeredRate: number): Promise<Round> {
   const mqttCfg = { mode: 'external' as const, url: mosq.url, clientId, topics: [`${PREFIX}/+/telemetry`] };
   let b = await bridge(mqttCfg);
   const gen = await devices(mosq.url, P.devices, `s3r${round}`);
-  const run = (phase: string) => (rate: number, d: number) => gen.call<LoadResult>('run', { phase, rate, durationMs: d });
+  const run = phaseRunner(gen);
   const t = await throughput(`s3t${round}`, (d) => run(`s3t${round}`)(offeredRate, d), { 'under test': b.pid, 'load generators': gen.pid, Mosquitto: mosq.pid });
   if (!(await waitUntil(`s3t${round} forwarded`, async () => (await count(`s3t${round}`)) >= t.load.acked, P.settleMs))) {
     // Mosquitto still holds a backlog for the bridge's session: start over without it.
@@ -414,7 +421,7 @@ async function naive(round: number): Promise<Round> {
   };
   let n = await startNaive();
   const gen = await devices(mosq.url, P.devices, `s5r${round}`);
-  const run = (phase: string) => (rate: number, d: number) => gen.call<LoadResult>('run', { phase, rate, durationMs: d });
+  const run = phaseRunner(gen);
   const t = await throughput(`s5t${round}`, (d) => run(`s5t${round}`)(0, d), { 'under test': n.pid, 'load generators': gen.pid, Mosquitto: mosq.pid });
   // Its clean session holds the unforwarded rest; a fresh one starts empty.
   await n.stop();
@@ -487,7 +494,7 @@ async function nodered(round: number, v: NodeRedVersions): Promise<Round> {
   };
   let nr = await startNr();
   const gen = await devices(mosq.url, P.devices, `s6r${round}`);
-  const run = (phase: string) => (rate: number, d: number) => gen.call<LoadResult>('run', { phase, rate, durationMs: d });
+  const run = phaseRunner(gen);
   const t = await throughput(`s6t${round}`, (d) => run(`s6t${round}`)(0, d), { 'under test': nr.pid, 'load generators': gen.pid, Mosquitto: mosq.pid });
   // Once (a quick run on a loaded box) it forwarded ~nothing of what Mosquitto took, cause unknown: leave its log in the output.
   if ((t.rate * (P.tputMs - P.warmMs)) / 1000 < 0.05 * t.load.acked) progress(`  s6t${round}: Node-RED forwarded almost nothing; its log ends:\n${nr.logTail()}`);

@@ -107,18 +107,21 @@ export function uncachedPacketNumbers(): void {
   (packetRequire('mqtt-packet') as { writeToStream: { cacheNumbers: boolean } }).writeToStream.cacheNumbers = false;
 }
 
-/** aedes (which loads mqtt-packet), with mqtt-packet's debug quieted first, its reads in place and its number cache off. */
-export async function loadAedes(): Promise<typeof import('aedes')> {
+/** Everything above, before mqtt-packet is first loaded. */
+function tuneMqttPacket(): void {
   quietPacketDebug();
   fastPacketReads();
   uncachedPacketNumbers();
+}
+
+/** aedes (which loads mqtt-packet), with mqtt-packet tuned first. */
+export async function loadAedes(): Promise<typeof import('aedes')> {
+  tuneMqttPacket();
   return import('aedes');
 }
 
-/** mqtt-packet, its debug quieted first, its reads in place and its number cache off. */
+/** mqtt-packet, tuned first: debug quieted, reads in place, number cache off. */
 export async function loadMqttPacket(): Promise<typeof import('mqtt-packet')> {
-  quietPacketDebug();
-  fastPacketReads();
-  uncachedPacketNumbers();
+  tuneMqttPacket();
   return import('mqtt-packet');
 }
