@@ -216,16 +216,20 @@ interface Latency {
   p50: number;
   p99: number;
   stages?: LatencyStages;
+  /** CPU of every process on the path over the paced phase. */
+  cpu: CpuShare;
 }
 
 const STAGE_HISTOGRAMS = ['edge_accept_to_durable_seconds', 'edge_accept_to_publish_seconds', 'edge_accept_to_confirm_seconds'];
 
 /** Paced phase at `rate`: publish-to-receipt latency, skipping the first second. */
-async function latency(phase: string, rate: number, load: (rate: number, durationMs: number) => Promise<LoadResult>, bridgeUnderTest?: BridgeProcess): Promise<Latency> {
+async function latency(phase: string, rate: number, load: (rate: number, durationMs: number) => Promise<LoadResult>, procs: Procs, bridgeUnderTest?: BridgeProcess): Promise<Latency> {
   progress(`  ${phase}: ${rate.toFixed(0)} msg/s for ${P.latMs / 1000} s (latency)`);
   const before = await bridgeUnderTest?.histograms(STAGE_HISTOGRAMS);
   await consumer.call('track', { phase });
+  const cpuSampler = sampleCpu({ ...procs, RabbitMQ: rabbit.osPid, consumer: consumer.pid });
   const r = await load(rate, P.latMs);
+  const cpu = cpuSampler.stop();
   await waitUntil(`${phase} delivered`, async () => (await count(phase)) >= r.acked, P.settleMs);
   const lat = await consumer.call<{ count: number; samples: number; p50: number; p99: number; meanAll: number; exact: boolean }>('latency', { phase, skip: Math.round(rate), sends: r.sends });
   progress(`  ${phase}: p50 ${lat.p50.toFixed(2)} ms, p99 ${lat.p99.toFixed(2)} ms over ${lat.samples} batches${lat.exact ? '' : ' (whole ms: no send log)'}`);
@@ -235,7 +239,7 @@ async function latency(phase: string, rate: number, load: (rate: number, duratio
     const meanMs = (name: string) => ((after[name]!.sum - before[name]!.sum) / (after[name]!.count - before[name]!.count)) * 1000;
     stages = { phase, deviceToReceived: lat.meanAll, acceptToDurable: meanMs(STAGE_HISTOGRAMS[0]!), acceptToPublish: meanMs(STAGE_HISTOGRAMS[1]!), acceptToConfirm: meanMs(STAGE_HISTOGRAMS[2]!) };
   }
-  return { p50: lat.p50, p99: lat.p99, rate, acked: r.acked, stages };
+  return { p50: lat.p50, p99: lat.p99, rate, acked: r.acked, stages, cpu };
 }
 
 /** One round of one scenario. */
@@ -251,6 +255,19 @@ const rounds: Record<string, Round[]> = {};
 function record(key: string, r: Round): Round {
   (rounds[key] ??= []).push(r);
   return r;
+}
+
+/**
+ * What a paced phase cost the box, median of rounds: "81 % busy (CPU µs per message: ...; 270 in
+ * all)". Latency tails grow as the shared box nears saturation.
+ */
+function pathCostNote(phases: (Latency | undefined)[]): string {
+  const ls = phases.filter((l): l is Latency => l !== undefined && l.acked > 0);
+  if (ls.length === 0) return 'n/a';
+  const perMsg = (l: Latency, cores: number) => (cores * l.cpu.seconds * 1e6) / l.acked;
+  const us = Object.keys(ls[0]!.cpu.cores).map((name) => `${name} ${median(ls.map((l) => perMsg(l, l.cpu.cores[name] ?? NaN))).toFixed(0)}`);
+  const total = median(ls.map((l) => perMsg(l, Object.values(l.cpu.cores).reduce((a, b) => a + b, 0))));
+  return `${(median(ls.map((l) => l.cpu.boxBusy)) * 100).toFixed(0)} % busy (CPU µs per message: ${us.join(', ')}; ${total.toFixed(0)} in all)`;
 }
 
 function usPerMsg(t: Tput): Record<string, number> {
@@ -294,9 +311,10 @@ async function ceiling(round: number, light = false): Promise<Round> {
   const pub = Worker.start(join(root, 'bench/load/amqp-publisher.ts'), 'ceiling');
   cleanups.push(() => pub.stop());
   await pub.call('connect', { url: rabbit.amqpUrl, exchange: EXCHANGE, keyPrefix: KEY_PREFIX, topicPrefix: PREFIX, connections: 2, channelsPerConnection: 2, window: 500, devices: P.devices, bridgeProperties: !light });
-  const t = await throughput(`${key}t${round}`, (d) => pub.call('run', { phase: `${key}t${round}`, rate: 0, durationMs: d }), { 'load generators': pub.pid });
+  const procs = { 'load generators': pub.pid };
+  const t = await throughput(`${key}t${round}`, (d) => pub.call('run', { phase: `${key}t${round}`, rate: 0, durationMs: d }), procs);
   await waitUntil(`${key}t drained`, async () => (await count(`${key}t${round}`)) >= t.load.acked, P.settleMs);
-  const l = await latency(`${key}l${round}`, t.rate / 2, (rate, d) => pub.call('run', { phase: `${key}l${round}`, rate, durationMs: d }));
+  const l = await latency(`${key}l${round}`, t.rate / 2, (rate, d) => pub.call('run', { phase: `${key}l${round}`, rate, durationMs: d }), procs);
   await pub.stop();
   return record(key, { tput: t, lat: l });
 }
@@ -305,9 +323,11 @@ async function plugin(round: number): Promise<Round> {
   progress(`scenario 4/6, round ${round + 1}: RabbitMQ MQTT plugin, QoS1 straight into amq.topic`);
   const gen = await devices(rabbit.mqttUrl!, P.devices, `s4r${round}`, { username: 'guest', password: 'guest' });
   const run = phaseRunner(gen);
-  const t = await throughput(`s4t${round}`, (d) => run(`s4t${round}`)(0, d), { 'load generators': gen.pid });
+  const procs = { 'load generators': gen.pid };
+  const t = await throughput(`s4t${round}`, (d) => run(`s4t${round}`)(0, d), procs);
   await waitUntil('s4t drained', async () => (await count(`s4t${round}`)) >= t.load.acked, P.settleMs);
-  const l = await latency(`s4l${round}`, t.rate / 2, run(`s4l${round}`));
+  if (COST_RATE > 0) await cost('s4', round, run, procs);
+  const l = await latency(`s4l${round}`, t.rate / 2, run(`s4l${round}`), procs);
   await gen.stop();
   return record('s4', { tput: t, lat: l });
 }
@@ -325,24 +345,24 @@ async function embedded(round: number, pluginRate: number | undefined, key = 's2
     rmSync(join(b.dir, 'store'), { recursive: true, force: true });
     b = await bridge({ mode: 'embedded', port }, rabbit.amqpUrl, b.dir, [], bridgeRoot);
   }
-  if (COST_RATE > 0) await cost(key, round, run, b, gen.pid);
-  const l = await latency(`${key}l${round}`, t.rate / 2, run(`${key}l${round}`), b);
-  const p = pluginRate === undefined ? undefined : await latency(`${key}p${round}`, pluginRate / 2, run(`${key}p${round}`));
+  const procs = { 'under test': b.pid, 'load generators': gen.pid };
+  if (COST_RATE > 0) await cost(key, round, run, procs);
+  const l = await latency(`${key}l${round}`, t.rate / 2, run(`${key}l${round}`), procs, b);
+  const p = pluginRate === undefined ? undefined : await latency(`${key}p${round}`, pluginRate / 2, run(`${key}p${round}`), procs);
   await gen.stop();
   await b.stop('SIGKILL');
   return record(key, { tput: t, lat: l, atPluginRate: p });
 }
 
 /**
- * BENCH_COST_RATE=<msg/s>: one more paced phase per round at that rate, the same for every bridge,
- * printing the CPU each process spent per message. Far steadier than max-rate figures on a busy
+ * BENCH_COST_RATE=<msg/s>: one more paced phase per round at that rate, the same for every bridge
+ * and the MQTT plugin, printing the CPU each process spent per message. Far steadier than max-rate figures on a busy
  * box, so old against new (--baseline-root) shows a few microseconds.
  */
-async function cost(key: string, round: number, run: PhaseRunner, b: BridgeProcess, genPid: number): Promise<void> {
+async function cost(key: string, round: number, run: PhaseRunner, procs: Procs): Promise<void> {
   const phase = `${key}c${round}`;
-  const cpuSampler = sampleCpu({ 'under test': b.pid, 'load generators': genPid, RabbitMQ: rabbit.osPid });
-  const lat = await latency(phase, COST_RATE, run(phase));
-  const cpu = cpuSampler.stop();
+  const lat = await latency(phase, COST_RATE, run(phase), procs);
+  const cpu = lat.cpu;
   const us = Object.entries(cpu.cores).map(([name, cores]) => `${name} ${((cores * cpu.seconds * 1e6) / lat.acked).toFixed(1)}`);
   ((raw.cost ??= []) as unknown[]).push({ key, round, rate: COST_RATE, p50: lat.p50, p99: lat.p99, cores: cpu.cores, seconds: cpu.seconds });
   progress(`  ${phase}: CPU µs per message at ${COST_RATE}/s: ${us.join(', ')}`);
@@ -404,7 +424,7 @@ async function external(round: number, offeredRate: number): Promise<Round> {
     rmSync(join(b.dir, 'store'), { recursive: true, force: true });
     b = await bridge(mqttCfg, rabbit.amqpUrl, b.dir);
   }
-  const l = await latency(`s3l${round}`, t.rate / 2, run(`s3l${round}`), b);
+  const l = await latency(`s3l${round}`, t.rate / 2, run(`s3l${round}`), { 'under test': b.pid, 'load generators': gen.pid, Mosquitto: mosq.pid }, b);
   await gen.stop();
   await b.stop('SIGKILL');
   await dropSession(mosq.url, clientId);
@@ -422,11 +442,12 @@ async function naive(round: number): Promise<Round> {
   let n = await startNaive();
   const gen = await devices(mosq.url, P.devices, `s5r${round}`);
   const run = phaseRunner(gen);
-  const t = await throughput(`s5t${round}`, (d) => run(`s5t${round}`)(0, d), { 'under test': n.pid, 'load generators': gen.pid, Mosquitto: mosq.pid });
+  const procs = () => ({ 'under test': n.pid, 'load generators': gen.pid, Mosquitto: mosq.pid });
+  const t = await throughput(`s5t${round}`, (d) => run(`s5t${round}`)(0, d), procs());
   // Its clean session holds the unforwarded rest; a fresh one starts empty.
   await n.stop();
   n = await startNaive();
-  const l = await latency(`s5l${round}`, t.rate / 2, run(`s5l${round}`));
+  const l = await latency(`s5l${round}`, t.rate / 2, run(`s5l${round}`), procs());
   await gen.stop();
   await n.stop();
   return record('s5', { tput: t, lat: l });
@@ -495,13 +516,14 @@ async function nodered(round: number, v: NodeRedVersions): Promise<Round> {
   let nr = await startNr();
   const gen = await devices(mosq.url, P.devices, `s6r${round}`);
   const run = phaseRunner(gen);
-  const t = await throughput(`s6t${round}`, (d) => run(`s6t${round}`)(0, d), { 'under test': nr.pid, 'load generators': gen.pid, Mosquitto: mosq.pid });
+  const procs = () => ({ 'under test': nr.pid, 'load generators': gen.pid, Mosquitto: mosq.pid });
+  const t = await throughput(`s6t${round}`, (d) => run(`s6t${round}`)(0, d), procs());
   // Once (a quick run on a loaded box) it forwarded ~nothing of what Mosquitto took, cause unknown: leave its log in the output.
   if ((t.rate * (P.tputMs - P.warmMs)) / 1000 < 0.05 * t.load.acked) progress(`  s6t${round}: Node-RED forwarded almost nothing; its log ends:\n${nr.logTail()}`);
   // As for the naive bridge: whatever it still holds is dropped with it; a fresh one starts empty.
   await nr.stop();
   nr = await startNr();
-  const l = await latency(`s6l${round}`, t.rate / 2, run(`s6l${round}`));
+  const l = await latency(`s6l${round}`, t.rate / 2, run(`s6l${round}`), procs());
   await gen.stop();
   await nr.stop();
   return record('s6', { tput: t, lat: l });
@@ -704,7 +726,7 @@ async function main(): Promise<void> {
       target: TARGETS.p99VsPlugin.target,
       result: `${r(x)} (${atP.toFixed(2)} vs ${s4.p99Ms.toFixed(2)} ms at ${s4.latencyRate.toFixed(0)}/s${range(p99s)})`,
       met: verdict(TARGETS.p99VsPlugin, x),
-      findings: `that rate is ${(load * 100).toFixed(0)} % of the bridge's own max, where the plugin runs at 50 %; at 50 % of its own max the bridge's p99 is ${s2.p99Ms.toFixed(2)} ms (p50 ${s2.p50Ms.toFixed(2)}); ${stageNote}; a batch crosses one more process than on the plugin's path, on a box whose two cores it shares with RabbitMQ, the generators and the consumer`,
+      findings: `that rate is ${(load * 100).toFixed(0)} % of the bridge's own max, where the plugin runs at 50 %; at that rate the box was ${pathCostNote(rounds.s2!.map((x) => x.atPluginRate))} on the bridge's path and ${pathCostNote(rounds.s4!.map((x) => x.lat))} on the plugin's; at 50 % of its own max the bridge's p99 is ${s2.p99Ms.toFixed(2)} ms (p50 ${s2.p50Ms.toFixed(2)}); ${stageNote}; a batch crosses one more process than on the plugin's path, on a box whose two cores it shares with RabbitMQ, the generators and the consumer`,
     });
   }
   const p50s = perRound('s2', 's4', (x, y) => x.lat.p50 / y.lat.p50);
