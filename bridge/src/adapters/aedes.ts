@@ -26,3 +26,35 @@ export function routeClientMessagesOnlyWhen(broker: Aedes, route: (packet: Publi
     routeToSubscribers(packet, client, done);
   };
 }
+
+/** What readAhead touches inside a client: aedes's count of packets of the current chunk not yet done. */
+interface ClientReadInternals {
+  _parsingBatch: number;
+  _paused?: boolean;
+  closed: boolean;
+  conn: { read(size?: number): Buffer | null };
+  _parser: { parse(buf: Buffer): void };
+}
+
+/**
+ * aedes parses a client's next socket chunk only when every packet of the current one is done
+ * (lib/client.js nextBatch, counting in `_parsingBatch`), and a QoS 1 PUBLISH is done only after
+ * its PUBACK. `release` lets one pending packet stop holding the next chunk back, reading it now
+ * as nextBatch would; `restore` must run before that packet's done, which counts it off again.
+ * Returns false (nothing changed) while aedes has the client paused or closed.
+ */
+export function releaseRead(client: Client): boolean {
+  const c = client as unknown as ClientReadInternals;
+  if (c._paused || c.closed) return false;
+  if (--c._parsingBatch <= 0) {
+    c._parsingBatch = 0;
+    const buf = c.conn.read();
+    if (buf) c._parser.parse(buf);
+  }
+  return true;
+}
+
+/** Undoes one releaseRead before the packet's done callback (see releaseRead). */
+export function restoreRead(client: Client): void {
+  (client as unknown as ClientReadInternals)._parsingBatch++;
+}

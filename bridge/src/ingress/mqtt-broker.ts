@@ -11,7 +11,8 @@ import type { IngestHandler, IngestOutcome, Ingress, RawMessage } from '../types
 import { isCommandTopic, isCommandTopicOf, isSysTopic } from './mqtt-topics.ts';
 import { DeviceAccess, type PublishVerdict } from './mqtt-auth.ts';
 import { BurstLog } from '../observe/burst-log.ts';
-import { routeClientMessagesOnlyWhen, subscriptionsOf } from '../adapters/aedes.ts';
+import { releaseRead, restoreRead, routeClientMessagesOnlyWhen, subscriptionsOf } from '../adapters/aedes.ts';
+import { AnswerOrder, type AnswerSlot, type Verdict } from './answer-order.ts';
 import { coalesceWrites } from '../coalesce-writes.ts';
 import { loadAedes } from '../adapters/mqtt-packet.ts';
 import { ConnectionLimiter, type ConnectionLimits, type LimitDisconnect, type LimitStats } from './mqtt-limits.ts';
@@ -56,7 +57,8 @@ export interface EmbeddedMqttStats {
   handlerErrors: number;
 }
 
-type Verdict = Error | null;
+/** PUBLISHes of one client taken in while earlier ones wait for their answer (bounds its memory). */
+const READ_AHEAD_PER_CLIENT = 16;
 
 /**
  * MQTT broker inside the bridge (aedes over TCP or TLS): devices publish here directly.
@@ -66,9 +68,14 @@ type Verdict = Error | null;
  * message. So the handler runs inside `authorizePublish`, and its callback is called only once
  * the handler resolved 'stored' or 'rejected': no PUBACK can leave before that.
  *
+ * Read-ahead: aedes reads a client's next socket chunk only when every packet of the current one
+ * is done, so a device's next PUBLISH would wait in the kernel for the previous one's fdatasync.
+ * Up to READ_AHEAD_PER_CLIENT messages of a client are taken in meanwhile (releaseRead), and their
+ * answers go back in arrival order (AnswerOrder), so PUBACKs keep the order MQTT requires.
+ *
  * 'busy' (store full): the callback is withheld and the handler is asked again after a growing
- * pause, for as long as the connection lives. Meanwhile aedes reads no further packets from that
- * socket (it parses the next chunk only after every packet of the current one is done), so the
+ * pause, for as long as the connection lives. Meanwhile no further packets are read from that
+ * socket (no read-ahead while a message of the client is busy), so the
  * device is slowed by TCP backpressure and keeps its unacked messages. If the connection ends first
  * (the device gives up, its keepalive expires because PINGREQs are not read, or `stop()`), the
  * attempt is abandoned without a PUBACK and the device resends the message on its next connection
@@ -110,6 +117,7 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
   private readonly online = new Map<string, Client>();
+  private readonly answerOrders = new WeakMap<Client, AnswerOrder>();
   /** Packets denied by the ACL hook: acknowledged, but never routed. */
   private readonly notRouted = new WeakSet<object>();
   private lastDenied: Record<string, string> = {};
@@ -319,27 +327,30 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
    * message costs one reaction to the handler's promise (no async frame of its own: these ran
    * per message); 'busy' goes on in retryWhileBusy.
    */
-  private onPublish(client: Client | null, packet: PublishPacket, done: (verdict: Verdict) => void): void {
-    const { topic, payload } = packet;
-    if (isSysTopic(topic)) return done(new Error('$SYS topics are reserved'));
-    const clientId = client?.id ?? '';
+  private onPublish(client: Client | null, packet: PublishPacket, aedesDone: (verdict: Verdict) => void): void {
     // aedes publishes a last will through this hook after the client closed; the will has no PUBACK.
     const isWill = client === null || client.closed;
+    const order = isWill ? undefined : this.answerOrderOf(client);
+    const slot = order?.add(aedesDone);
+    const reply = (verdict: Verdict) => (order ? order.settle(slot!, verdict) : aedesDone(verdict));
+    const { topic, payload } = packet;
+    if (isSysTopic(topic)) return reply(new Error('$SYS topics are reserved'));
+    const clientId = client?.id ?? '';
     // While stopping, new messages close their connection unacked: the device resends them later.
-    if (this.stopping && !isWill) return done(new Error('embedded MQTT broker is stopping'));
+    if (this.stopping && !isWill) return reply(new Error('embedded MQTT broker is stopping'));
 
     const verdict: PublishVerdict = this.access.publish(clientId, topic);
     if (!verdict.allowed) {
       this.counters.denied++;
       this.notRouted.add(packet);
       this.noteDenied('publish', clientId, topic, verdict.reason);
-      return done(null);
+      return reply(null);
     }
     // Commands from an operator client are routed to the device, not ingested.
-    if (verdict.kind === 'cmd') return done(null);
+    if (verdict.kind === 'cmd') return reply(null);
 
     const handler = this.handler;
-    if (!handler) return done(new Error('embedded MQTT broker has no handler'));
+    if (!handler) return reply(new Error('embedded MQTT broker has no handler'));
     const limit = this.options.maxPayloadBytes;
     const message: RawMessage = {
       transport: 'mqtt',
@@ -365,9 +376,13 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
     }
     first.then(
       (outcome) => {
-        if (outcome.kind !== 'busy') return this.answer(done, null);
+        if (outcome.kind !== 'busy') return this.answer(reply, null);
+        if (slot && !slot.busy) {
+          slot.busy = true;
+          order!.busy++;
+        }
         this.retryWhileBusy(handler, message, client, isWill, packet.qos, outcome).then(
-          (v) => this.answer(done, v),
+          (v) => this.answer(reply, v),
           (err: unknown) => {
             // retryWhileBusy does not reject; if it does, that is a bug: surfaced as an unhandled rejection, and stop() stops waiting for this message.
             this.answered();
@@ -375,8 +390,22 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
           },
         );
       },
-      (err: unknown) => this.answer(done, this.handlerFailed(clientId, topic, err)),
+      (err: unknown) => this.answer(reply, this.handlerFailed(clientId, topic, err)),
     );
+    // Last, once this message's state is in place: reading ahead may run this hook for the next ones.
+    if (slot && order!.busy === 0 && order!.pending <= READ_AHEAD_PER_CLIENT) slot.readAhead = releaseRead(client!);
+  }
+
+  /** The client's answer order; a slot that read ahead is counted back in before aedes's done runs. */
+  private answerOrderOf(client: Client): AnswerOrder {
+    let order = this.answerOrders.get(client);
+    if (!order) {
+      order = new AnswerOrder((slot: AnswerSlot) => {
+        if (slot.readAhead) restoreRead(client);
+      });
+      this.answerOrders.set(client, order);
+    }
+    return order;
   }
 
   /** The pipeline answered 'busy': withhold the callback and ask again after a growing pause, while the connection lives. */

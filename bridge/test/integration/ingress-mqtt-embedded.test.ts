@@ -8,6 +8,7 @@ import { EmbeddedMqttIngress, type EmbeddedMqttOptions } from '../../src/ingress
 import { addCredential, DeviceAccess } from '../../src/ingress/mqtt-auth.ts';
 import type { IngestHandler, IngestOutcome, RawMessage } from '../../src/types.ts';
 import { uniquePrefix, waitFor } from '../../../shared/testkit/unique.ts';
+import { rawMqttClient } from '../helpers/raw-mqtt.ts';
 
 const stored: IngestOutcome = { kind: 'stored' };
 
@@ -78,6 +79,52 @@ describe('EmbeddedMqttIngress', () => {
     release!();
     await publishing;
     await waitFor(() => acked, { what: 'PUBACK after release' });
+  });
+
+  it('reads a device\'s next PUBLISHes while earlier ones wait for their answer, and PUBACKs them in arrival order', async () => {
+    const waiting = new Map<string, () => void>();
+    const ingress = await startIngress(async (msg) => {
+      await new Promise<void>((resolve) => waiting.set(msg.payload.toString(), resolve));
+      return stored;
+    });
+    const topic = `${uniquePrefix('ahead')}/dev/telemetry`;
+    const device = await rawMqttClient(ingress.port, uniquePrefix('dev'));
+    cleanups.push(async () => device.close());
+    const msg = (n: number) => ({ topic, payload: String(n), messageId: n });
+    // Two in one TCP write: aedes alone would read nothing more until both were answered.
+    device.publishChunk([msg(1), msg(2)]);
+    await waitFor(() => waiting.size === 2, { what: 'first chunk handed on' });
+    device.publishChunk([msg(3)]);
+    device.publishChunk([msg(4)]);
+    await waitFor(() => waiting.size === 4, { what: 'later chunks read while the first waits' });
+    // Answered last to first: no PUBACK may overtake an earlier one.
+    for (const n of ['4', '3', '2']) {
+      waiting.get(n)!();
+      await new Promise((r) => setTimeout(r, 50));
+      expect(device.acks).toEqual([]);
+    }
+    waiting.get('1')!();
+    await waitFor(() => device.acks.length === 4, { what: 'every PUBACK' });
+    expect(device.acks).toEqual([1, 2, 3, 4]);
+  });
+
+  it('a denied PUBLISH\'s PUBACK waits for an earlier one of the same client', async () => {
+    let release: (() => void) | undefined;
+    const ingress = await startIngress(async () => {
+      await new Promise<void>((resolve) => (release = resolve));
+      return stored;
+    });
+    const device = await rawMqttClient(ingress.port, uniquePrefix('dev'));
+    cleanups.push(async () => device.close());
+    device.publishChunk([{ topic: `${uniquePrefix('held')}/dev/telemetry`, payload: 'kept', messageId: 7 }]);
+    await waitFor(() => release !== undefined, { what: 'handler called' });
+    device.publishChunk([{ topic: 'not-a-device-topic', payload: 'denied', messageId: 8 }]);
+    await waitFor(() => ingress.stats.denied === 1, { what: 'ACL denial' });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(device.acks).toEqual([]);
+    release!();
+    await waitFor(() => device.acks.length === 2, { what: 'both PUBACKs' });
+    expect(device.acks).toEqual([7, 8]);
   });
 
   it('on busy withholds the PUBACK and asks the handler again until stored', async () => {

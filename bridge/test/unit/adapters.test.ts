@@ -6,7 +6,7 @@ import { Aedes } from 'aedes';
 import { connectAsync } from 'mqtt';
 import { Histogram, Registry } from 'prom-client';
 import { z } from 'zod';
-import { AEDES_CHECKED, routeClientMessagesOnlyWhen, subscriptionsOf } from '../../src/adapters/aedes.ts';
+import { AEDES_CHECKED, releaseRead, restoreRead, routeClientMessagesOnlyWhen, subscriptionsOf } from '../../src/adapters/aedes.ts';
 import { PROM_CLIENT_CHECKED, addToUnlabelledHistogram } from '../../src/adapters/prom-client.ts';
 import { ZOD_CHECKED, defOf } from '../../src/adapters/zod.ts';
 import { AMQPLIB_CHECKED, encodePublish, publishFast, type PublishOptions } from '../../src/adapters/amqplib.ts';
@@ -17,6 +17,7 @@ import { spawnSync } from 'node:child_process';
 import { BL_CHECKED, DEBUG_CHECKED, MQTT_PACKET_CHECKED, fastPacketReads } from '../../src/adapters/mqtt-packet.ts';
 
 import { readFileSync } from 'node:fs';
+import { rawMqttClient } from '../helpers/raw-mqtt.ts';
 import { join } from 'node:path';
 
 /** The installed version, read from the package's own package.json (some export maps hide it). */
@@ -47,6 +48,68 @@ describe('aedes adapter', () => {
     } finally {
       await sub.endAsync(true);
       await pub.endAsync(true);
+      await new Promise<void>((r) => broker.close(() => r()));
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
+
+describe('aedes adapter: read-ahead', () => {
+  it('releaseRead lets aedes parse a client\'s next chunk while PUBLISHes of the last one are not done; restoreRead balances it', async () => {
+    const held: Array<() => void> = [];
+    let readAhead = false;
+    const broker = await Aedes.createBroker({
+      authorizePublish: (client, _packet, done) => {
+        const released = readAhead && releaseRead(client!);
+        held.push(() => {
+          if (released) restoreRead(client!);
+          done(null);
+        });
+      },
+    });
+    const server = createServer((socket) => broker.handle(socket));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as AddressInfo).port;
+    /** Held PUBLISHes once there are n, or after waitMs (a bounded window for "not read"). */
+    const heldAfter = async (n: number, waitMs = 5000) => {
+      const deadline = Date.now() + waitMs;
+      while (held.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      return held.length;
+    };
+    const releaseAll = async (client: { acks: number[] }, n: number) => {
+      const deadline = Date.now() + 5000;
+      while (client.acks.length < n && Date.now() < deadline) {
+        held.shift()?.();
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    const msg = (messageId: number) => ({ topic: 'a/dev/telemetry', payload: String(messageId), messageId });
+    try {
+      // Without it: a chunk of two PUBLISHes holds the next chunk back until both are done.
+      const plain = await rawMqttClient(port, 'adapter-plain');
+      plain.publishChunk([msg(1), msg(2)]);
+      expect(await heldAfter(2)).toBe(2);
+      plain.publishChunk([msg(3)]);
+      expect(await heldAfter(3, 400), because('aedes', AEDES_CHECKED)).toBe(2);
+      await releaseAll(plain, 3);
+      expect(plain.acks).toEqual([1, 2, 3]);
+      plain.close();
+      // With it, the next chunk is read at once.
+      readAhead = true;
+      const ahead = await rawMqttClient(port, 'adapter-ahead');
+      ahead.publishChunk([msg(1), msg(2)]);
+      expect(await heldAfter(2)).toBe(2);
+      ahead.publishChunk([msg(3)]);
+      expect(await heldAfter(3), because('aedes', AEDES_CHECKED)).toBe(3);
+      await releaseAll(ahead, 3);
+      expect(ahead.acks).toEqual([1, 2, 3]);
+      // Balanced: afterwards aedes reads and answers as usual.
+      readAhead = false;
+      ahead.publishChunk([msg(4)]);
+      await releaseAll(ahead, 4);
+      expect(ahead.acks).toEqual([1, 2, 3, 4]);
+      ahead.close();
+    } finally {
       await new Promise<void>((r) => broker.close(() => r()));
       await new Promise<void>((r) => server.close(() => r()));
     }
