@@ -264,10 +264,16 @@ function record(key: string, r: Round): Round {
 function pathCostNote(phases: (Latency | undefined)[]): string {
   const ls = phases.filter((l): l is Latency => l !== undefined && l.acked > 0);
   if (ls.length === 0) return 'n/a';
-  const perMsg = (l: Latency, cores: number) => (cores * l.cpu.seconds * 1e6) / l.acked;
-  const us = Object.keys(ls[0]!.cpu.cores).map((name) => `${name} ${median(ls.map((l) => perMsg(l, l.cpu.cores[name] ?? NaN))).toFixed(0)}`);
-  const total = median(ls.map((l) => perMsg(l, Object.values(l.cpu.cores).reduce((a, b) => a + b, 0))));
+  const us = Object.keys(ls[0]!.cpu.cores).map((name) => `${name} ${median(ls.map((l) => pacedUsPerMsg(l)[name] ?? NaN)).toFixed(0)}`);
+  const total = median(ls.map((l) => Object.values(pacedUsPerMsg(l)).reduce((a, b) => a + b, 0)));
   return `${(median(ls.map((l) => l.cpu.boxBusy)) * 100).toFixed(0)} % busy (CPU µs per message: ${us.join(', ')}; ${total.toFixed(0)} in all)`;
+}
+
+/** CPU microseconds per acknowledged message, per process, over a paced phase. */
+function pacedUsPerMsg(l: Latency): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, cores] of Object.entries(l.cpu.cores)) out[name] = (cores * l.cpu.seconds * 1e6) / l.acked;
+  return out;
 }
 
 function usPerMsg(t: Tput): Record<string, number> {
@@ -356,15 +362,14 @@ async function embedded(round: number, pluginRate: number | undefined, key = 's2
 
 /**
  * BENCH_COST_RATE=<msg/s>: one more paced phase per round at that rate, the same for every bridge
- * and the MQTT plugin, printing the CPU each process spent per message. Far steadier than max-rate figures on a busy
- * box, so old against new (--baseline-root) shows a few microseconds.
+ * and the MQTT plugin, printing the CPU each process spent per message. Far steadier than max-rate
+ * figures on a busy box, so old against new (--baseline-root) shows a few microseconds.
  */
 async function cost(key: string, round: number, run: PhaseRunner, procs: Procs): Promise<void> {
   const phase = `${key}c${round}`;
   const lat = await latency(phase, COST_RATE, run(phase), procs);
-  const cpu = lat.cpu;
-  const us = Object.entries(cpu.cores).map(([name, cores]) => `${name} ${((cores * cpu.seconds * 1e6) / lat.acked).toFixed(1)}`);
-  ((raw.cost ??= []) as unknown[]).push({ key, round, rate: COST_RATE, p50: lat.p50, p99: lat.p99, cores: cpu.cores, seconds: cpu.seconds });
+  const us = Object.entries(pacedUsPerMsg(lat)).map(([name, v]) => `${name} ${v.toFixed(1)}`);
+  ((raw.cost ??= []) as unknown[]).push({ key, round, rate: COST_RATE, p50: lat.p50, p99: lat.p99, cores: lat.cpu.cores, seconds: lat.cpu.seconds });
   progress(`  ${phase}: CPU µs per message at ${COST_RATE}/s: ${us.join(', ')}`);
 }
 

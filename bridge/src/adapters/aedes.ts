@@ -27,7 +27,7 @@ export function routeClientMessagesOnlyWhen(broker: Aedes, route: (packet: Publi
   };
 }
 
-/** What readAhead touches inside a client: aedes's count of packets of the current chunk not yet done. */
+/** What releaseRead touches inside a client: aedes's count of packets of the current chunk not yet done. */
 interface ClientReadInternals {
   _parsingBatch: number;
   _paused?: boolean;
@@ -39,8 +39,8 @@ interface ClientReadInternals {
 /**
  * aedes parses a client's next socket chunk only when every packet of the current one is done
  * (lib/client.js nextBatch, counting in `_parsingBatch`), and a QoS 1 PUBLISH is done only after
- * its PUBACK. `release` lets one pending packet stop holding the next chunk back, reading it now
- * as nextBatch would; `restore` must run before that packet's done, which counts it off again.
+ * its PUBACK. releaseRead lets one pending packet stop holding the next chunk back, reading it now
+ * as nextBatch would; restoreRead must run before that packet's done, which counts it off again.
  * Returns false (nothing changed) while aedes has the client paused or closed.
  */
 export function releaseRead(client: Client): boolean {

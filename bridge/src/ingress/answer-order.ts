@@ -4,8 +4,8 @@
 //
 // Invariants:
 // - every slot's reply runs exactly once, and only after the reply of every earlier slot;
-// - `pending` counts slots added and not yet replied, `busy` those settled as busy so far and
-//   not yet replied (the caller marks them): read-ahead stops while either is high.
+// - `pending` counts slots added and not yet replied, `busy` those marked busy and not yet
+//   replied: read-ahead stops while either is high.
 
 export type Verdict = Error | null;
 
@@ -27,6 +27,13 @@ export class AnswerOrder {
 
   get pending(): number {
     return this.slots.length - this.head;
+  }
+
+  /** The pipeline answered this slot's message 'busy' (counted once, until its reply). */
+  markBusy(slot: AnswerSlot): void {
+    if (slot.busy) return;
+    slot.busy = true;
+    this.busy++;
   }
 
   add(reply: (verdict: Verdict) => void): AnswerSlot {

@@ -377,10 +377,7 @@ export class EmbeddedMqttIngress extends EventEmitter implements Ingress {
     first.then(
       (outcome) => {
         if (outcome.kind !== 'busy') return this.answer(reply, null);
-        if (slot && !slot.busy) {
-          slot.busy = true;
-          order!.busy++;
-        }
+        if (slot) order!.markBusy(slot);
         this.retryWhileBusy(handler, message, client, isWill, packet.qos, outcome).then(
           (v) => this.answer(reply, v),
           (err: unknown) => {

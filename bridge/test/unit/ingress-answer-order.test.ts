@@ -14,10 +14,7 @@ describe('AnswerOrder', () => {
           const slots: AnswerSlot[] = [];
           for (let i = 0; i < n; i++) {
             slots.push(order.add(() => replies.push(i)));
-            if (busy[i]) {
-              slots[i]!.busy = true;
-              order.busy++;
-            }
+            if (busy[i]) order.markBusy(slots[i]!);
           }
           expect(order.pending).toBe(n);
           for (const i of settleOrder) {
