@@ -9,8 +9,9 @@
 //   states exactly.
 // - A segment's `live` counts its records that are not GONE. When it reaches 0 the segment
 //   is handed to `onEmpty` (the store deletes it, or rolls past it if it is the active one).
-// - The hot tail holds only PENDING, committed records, within its byte bound. A hot record
-//   was synced like any other: the tail is a cache, never the only copy.
+// - The hot tail holds only PENDING, committed records, within its byte bound, and only those
+//   near the front of the queue. A hot record was synced like any other: the tail is a
+//   cache, never the only copy.
 // - A record is indexed (PENDING, takeable) as soon as it is appended, before its group is
 //   written: forwarding overlaps the group commit. Until then it has no place on disk
 //   (segment UNCOMMITTED) and its only copy is `uncommitted`, which take() reads it from.
@@ -100,7 +101,7 @@ export class Ledger {
         ix.segment[k] = seg.ordinal;
         ix.offset[k] = offset;
         seg.live++;
-        if (ix.state[k] === PENDING && this.hotBytes + r.size <= this.hotMaxBytes) {
+        if (ix.state[k] === PENDING && this.hotBytes + r.size <= this.hotMaxBytes && this.nearFront(k, r.size)) {
           this.hot.set(r.id, r);
           this.hotBytes += r.size;
         }
@@ -272,6 +273,15 @@ export class Ledger {
   clearHot(): void {
     this.hot.clear();
     this.hotBytes = 0;
+  }
+
+  /**
+   * Whether the records ahead of position `k` (estimated at `size` each) would fit the hot
+   * tail. One further back is taken only after that backlog is read from disk, and would sit
+   * in memory all that time for nothing (through a whole 1M drain).
+   */
+  private nearFront(k: number, size: number): boolean {
+    return (k - this.index.cursor) * size < this.hotMaxBytes;
   }
 
   private dropHot(id: number): void {

@@ -73,6 +73,28 @@ describe('segment log hot tail', () => {
     await store.close();
   });
 
+  it('keeps no record in memory that waits behind a backlog larger than the tail', async () => {
+    // ~170-byte frames, a 1000-byte tail: a backlog of 20 is far beyond it.
+    const { store, io, dir } = await open(1000);
+    await store.append(Array.from({ length: 20 }, (_, i) => msg(i + 1)));
+    await store.close();
+    const reopened = new SegmentLogStore({ dir, io, maxBytes: 64 << 20, maxRecords: 100_000, overflow: 'reject', hotBytes: 1000 });
+    await reopened.open();
+    await reopened.append([msg(21)]);
+    expect((await reopened.take(20)).map((r) => r.messageId)).toEqual(Array.from({ length: 20 }, (_, i) => `m-${i + 1}`));
+    let reads = io.reads;
+    const late = await reopened.take(10);
+    expect(late.map((r) => r.messageId)).toEqual(['m-21']);
+    expect(late[0]!.body).toEqual(Buffer.alloc(100, 21));
+    expect(io.reads).toBeGreaterThan(reads);
+    // Once the queue has caught up, new records are served from memory again.
+    await reopened.append([msg(22)]);
+    reads = io.reads;
+    expect((await reopened.take(10)).map((r) => r.messageId)).toEqual(['m-22']);
+    expect(io.reads).toBe(reads);
+    await reopened.close();
+  });
+
   it('a reopened store starts cold and still delivers everything', async () => {
     const { store, dir } = await open();
     await store.append([msg(1), msg(2)]);
