@@ -22,6 +22,9 @@ import { GONE, IN_FLIGHT, PENDING, RecordIndex, REMOVING, UNCOMMITTED } from './
 import type { Located, Segment } from './segment-files.ts';
 import { StoreFullError, type StoreOptions } from './store.ts';
 
+/** How far behind the oldest pending record a just-committed one may be and still be kept hot, in tails. */
+const NEAR_FRONT_TAILS = 16;
+
 export interface LedgerEvents {
   /** A record of `seg` is gone (confirmed, removed, or bad on disk). */
   onGone(seg: Segment, id: number): void;
@@ -38,6 +41,7 @@ export class Ledger {
   expired = 0;
   private readonly hot = new Map<number, StoredRecord>();
   private hotBytes = 0;
+  private readonly hotBodies = new HotBodies();
   /** Appended records whose group commit has not settled: bounded by the writer's queue. */
   private readonly uncommitted = new Map<number, StoredRecord>();
   /** Confirmed before their group was written (their index entries may be gone already): tombstoned once it is. */
@@ -102,6 +106,7 @@ export class Ledger {
         ix.offset[k] = offset;
         seg.live++;
         if (ix.state[k] === PENDING && this.hotBytes + r.size <= this.hotMaxBytes && this.nearFront(k, r.size)) {
+          r.body = this.hotBodies.copy(r.body);
           this.hot.set(r.id, r);
           this.hotBytes += r.size;
         }
@@ -276,12 +281,13 @@ export class Ledger {
   }
 
   /**
-   * Whether the records ahead of position `k` (estimated at `size` each) would fit the hot
-   * tail. One further back is taken only after that backlog is read from disk, and would sit
-   * in memory all that time for nothing (through a whole 1M drain).
+   * Whether the records ahead of position `k` (estimated at `size` each) are few enough that
+   * it is taken soon: up to NEAR_FRONT_TAILS tails' worth, seconds at the forwarder's pace.
+   * One behind more (a drain after an outage) would sit in memory for minutes, for nothing:
+   * it is read from disk when its turn comes.
    */
   private nearFront(k: number, size: number): boolean {
-    return (k - this.index.cursor) * size < this.hotMaxBytes;
+    return (k - this.index.cursor) * size < NEAR_FRONT_TAILS * this.hotMaxBytes;
   }
 
   private dropHot(id: number): void {
@@ -294,5 +300,31 @@ export class Ledger {
   private gone(ordinal: number, id: number): void {
     const seg = this.segments.get(ordinal);
     if (seg) this.events.onGone(seg, id);
+  }
+}
+
+const HOT_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * Hot records' bodies, copied into shared chunks. Left in its frame, a small body pins the
+ * frame's whole 8 KiB buffer-pool slab, whose other tenants are long gone (2 MB of hot
+ * records held 8 MB of slabs during a drain). Hot records leave in id order, so a chunk is
+ * freed soon after its last one is.
+ */
+class HotBodies {
+  private chunk = Buffer.allocUnsafeSlow(0);
+  private used = 0;
+
+  copy(body: Buffer): Buffer {
+    // A frame this large has a buffer of its own (Node pools only allocations under 4 KiB).
+    if (body.length > HOT_CHUNK_BYTES / 16) return body;
+    if (this.used + body.length > this.chunk.length) {
+      this.chunk = Buffer.allocUnsafeSlow(HOT_CHUNK_BYTES);
+      this.used = 0;
+    }
+    const out = this.chunk.subarray(this.used, this.used + body.length);
+    body.copy(out);
+    this.used += body.length;
+    return out;
   }
 }
