@@ -106,7 +106,7 @@ export class Ledger {
         ix.offset[k] = offset;
         seg.live++;
         if (ix.state[k] === PENDING && this.hotBytes + r.size <= this.hotMaxBytes && this.nearFront(k, r.size)) {
-          r.body = this.hotBodies.copy(r.body);
+          r.body = this.hotBodies.copy(r.body); // the same bytes: whoever else holds `r` sees no change
           this.hot.set(r.id, r);
           this.hotBytes += r.size;
         }
@@ -316,8 +316,8 @@ class HotBodies {
   private used = 0;
 
   copy(body: Buffer): Buffer {
-    // A frame this large has a buffer of its own (Node pools only allocations under 4 KiB).
-    if (body.length > HOT_CHUNK_BYTES / 16) return body;
+    // Node pools only allocations under half its pool size: a frame this large has its own buffer.
+    if (body.length >= Buffer.poolSize >>> 1) return body;
     if (this.used + body.length > this.chunk.length) {
       this.chunk = Buffer.allocUnsafeSlow(HOT_CHUNK_BYTES);
       this.used = 0;
