@@ -9,6 +9,9 @@
 // - A parked record never pauses the others: only retries back off.
 // - At most `maxInFlight` records are out of the store at once, so a broker
 //   outage holds a bounded window in memory and the rest waits on disk.
+// - While the store reads its backlog back from disk, a full window is refilled once a
+//   quarter of it is free, not per broker ack: a drain goes in large takes and bursts.
+//   Records served from memory are taken as soon as any slot frees.
 import type { OutboundMessage, PublishOutcome, StoredRecord } from './types.ts';
 import { actionFor } from './amqp/errors.ts';
 
@@ -20,6 +23,8 @@ export interface Publisher {
 
 export interface DrainableStore {
   take(max: number): StoredRecord[] | Promise<StoredRecord[]>;
+  /** True when the last take() read records back from disk (a backlog past what the store keeps in memory). */
+  readonly servingFromDisk?: boolean;
   confirm(ids: number[]): void;
   release(ids: number[]): void;
   waitForPending(signal?: AbortSignal): Promise<void>;
@@ -38,6 +43,8 @@ export interface ForwarderHooks {
 
 export interface ForwarderOptions {
   maxInFlight: number;
+  /** Free slots that refill a full window while the store serves from disk; default a quarter of maxInFlight. */
+  refillSlots?: number;
   retry: { initialMs: number; maxMs: number };
 }
 
@@ -50,6 +57,7 @@ export class Forwarder {
   private pauseUntil = 0;
   private consecutiveFailures = 0;
   private pendingConfirms: number[] = [];
+  private readonly refillSlots: number;
   private loopDone: Promise<void> = Promise.resolve();
   readonly counts = { confirmed: 0, parked: 0, retried: 0 };
 
@@ -58,7 +66,9 @@ export class Forwarder {
     private readonly publisher: Publisher,
     private readonly opts: ForwarderOptions,
     private readonly hooks: ForwarderHooks = {},
-  ) {}
+  ) {
+    this.refillSlots = Math.min(opts.maxInFlight, Math.max(1, opts.refillSlots ?? Math.floor(opts.maxInFlight / 4)));
+  }
 
   start(): void {
     this.stopped = false;
@@ -92,6 +102,7 @@ export class Forwarder {
         continue;
       }
       if (this.inFlight >= this.opts.maxInFlight) {
+        // settle() wakes this once enough slots are free.
         await new Promise<void>((r) => (this.slotFree = r));
         continue;
       }
@@ -142,8 +153,10 @@ export class Forwarder {
     }
     this.inFlight--;
     const free = this.slotFree;
-    this.slotFree = undefined;
-    free?.();
+    if (free && this.opts.maxInFlight - this.inFlight >= (this.store.servingFromDisk ? this.refillSlots : 1)) {
+      this.slotFree = undefined;
+      free();
+    }
     if (this.inFlight === 0) this.idle?.();
   }
 

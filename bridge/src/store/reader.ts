@@ -23,6 +23,8 @@ interface Waiter {
 export class Reader {
   private waiters: Waiter[] = [];
   private wakeQueued = false;
+  /** The last take() read records from disk. */
+  fromDisk = false;
 
   constructor(
     private readonly files: SegmentFiles,
@@ -34,6 +36,7 @@ export class Reader {
   async take(max: number): Promise<StoredRecord[]> {
     // Hot records go straight into `out`; a cold one leaves a hole there, filled after the read.
     const { out, cold, coldAt } = this.ledger.takePending(max);
+    if (out.length > 0) this.fromDisk = cold !== undefined;
     if (!cold) return out as StoredRecord[];
     let read: Map<number, StoredRecord>;
     try {

@@ -11,6 +11,10 @@
 //   synced, before anything rewrites the segment without them.
 // - A deleted segment loses its segment file before its tombstone file: a tombstone file
 //   without its segment is harmless and removed at open.
+// - A cold read reads ahead, up to READ_AHEAD_BYTES of committed bytes; later reads inside
+//   that buffer need no I/O (frames are still checked). A drain takes a few records per
+//   broker ack, and a disk read for each is a thread-pool round trip. Committed bytes never
+//   change; rewrite and delete drop the buffer.
 import { join } from 'node:path';
 import type { StoredRecord } from '../types.ts';
 import { checkFrame, decodeRecord, encodeTombstones, segmentName, SEGMENT_SUFFIX, TOMBSTONE_SUFFIX, type FrameInfo } from './format.ts';
@@ -19,6 +23,8 @@ import type { CorruptRegion } from './store.ts';
 
 export const QUARANTINE_FILE = 'quarantine.bin';
 export const QUARANTINE_REPORT = 'quarantine.jsonl';
+/** How far a cold read reads past what it was asked for (see the invariants). */
+export const READ_AHEAD_BYTES = 256 * 1024;
 
 export interface Segment {
   /** Small number naming the segment in the index (ids of segments are large). */
@@ -54,6 +60,8 @@ export class SegmentFiles {
   private quarantineReportBytes = 0;
   /** One buffer for reading every segment at recovery: a fresh 8 MiB buffer each left RSS far above the data. */
   private recoveryBuffer: Buffer | undefined;
+  /** The last cold read, from `start` in `seg`: later reads within it need no I/O. */
+  private readAhead: { seg: Segment; start: number; buf: Buffer } | undefined;
 
   constructor(
     readonly io: StoreIo,
@@ -125,6 +133,7 @@ export class SegmentFiles {
 
   /** Replaces a damaged segment by one holding only `keep` (tmp + fsync + rename); returns their new offsets. */
   async rewrite(seg: Segment, image: Buffer, keep: FrameInfo[]): Promise<FrameInfo[]> {
+    this.forgetReadAhead(seg);
     const tmp = seg.path + '.tmp';
     const fd = await this.io.open(tmp, 'w');
     const moved: FrameInfo[] = [];
@@ -171,6 +180,7 @@ export class SegmentFiles {
   }
 
   async deleteFiles(seg: Segment): Promise<void> {
+    this.forgetReadAhead(seg);
     seg.tombstones = [];
     if (seg.readFd) await this.io.close(await seg.readFd).catch(() => {});
     await this.io.unlink(seg.path).catch(() => {});
@@ -226,12 +236,11 @@ export class SegmentFiles {
       runs.map(async (run) => {
         const seg = segmentOf(run[0]!.segment);
         if (!seg) return;
-        seg.readFd ??= this.io.open(seg.path, 'r');
         const start = run[0]!.offset;
         const end = run[run.length - 1]!.offset + run[run.length - 1]!.length;
-        const buf = await this.io.read(await seg.readFd, end - start, start);
+        const { buf, from } = await this.readAt(seg, start, end);
         for (const it of run) {
-          const rel = it.offset - start;
+          const rel = it.offset - from;
           const check = checkFrame(buf, rel);
           if (check.ok && check.info.id === it.id && check.info.length === it.length) {
             out.set(it.id, decodeRecord(buf.subarray(rel, rel + it.length)));
@@ -244,7 +253,21 @@ export class SegmentFiles {
     return out;
   }
 
-  /** Closes every descriptor a segment holds for reading. */
+  /** Bytes [start, end) of `seg` (fewer at its end), from the read-ahead buffer or one read that refills it; `from` is buf's offset in the file. */
+  private async readAt(seg: Segment, start: number, end: number): Promise<{ buf: Buffer; from: number }> {
+    const ahead = this.readAhead;
+    if (ahead && ahead.seg === seg && start >= ahead.start && end <= ahead.start + ahead.buf.length) return { buf: ahead.buf, from: ahead.start };
+    seg.readFd ??= this.io.open(seg.path, 'r');
+    const length = Math.max(end - start, Math.min(READ_AHEAD_BYTES, seg.size - start));
+    const buf = await this.io.read(await seg.readFd, length, start);
+    if (buf.length > end - start) this.readAhead = { seg, start, buf };
+    return { buf, from: start };
+  }
+
+  private forgetReadAhead(seg: Segment): void {
+    if (this.readAhead?.seg === seg) this.readAhead = undefined;
+  }
+
   /** Closes the descriptors kept open for reading and for tombstones. */
   async closeReaders(segments: Iterable<Segment>): Promise<void> {
     for (const seg of segments) {

@@ -81,6 +81,11 @@ export class SegmentLogStore implements StoreAndForward {
     return this.writer.append(msgs);
   }
 
+  /** True when the last take() read records back from disk. */
+  get servingFromDisk(): boolean {
+    return this.reader.fromDisk;
+  }
+
   async take(max: number): Promise<StoredRecord[]> {
     if (this.state !== 'open') throw new StoreClosedError();
     this.expireDue();

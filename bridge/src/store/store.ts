@@ -76,6 +76,8 @@ export interface StoreAndForward {
   append(msgs: OutboundMessage[]): Promise<StoredRecord[]>;
   /** Up to `max` pending records not in flight, in id order, now marked in flight. Async: bodies are read from disk. */
   take(max: number): Promise<StoredRecord[]>;
+  /** True when the last take() read records back from disk (the forwarder then takes in larger chunks). */
+  readonly servingFromDisk?: boolean;
   /** Broker confirmed: gone for good. Persisted lazily (losing it only causes a duplicate). Unknown ids are ignored. */
   confirm(ids: number[]): void;
   /** Publish failed: back to pending, ahead of newer records. */

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { nodeIo, type StoreIo } from '../../src/store/io.ts';
 import { SegmentLogStore } from '../../src/store/segment-log.ts';
+import { READ_AHEAD_BYTES } from '../../src/store/segment-files.ts';
 import type { OutboundMessage } from '../../src/types.ts';
 
 const dirs: string[] = [];
@@ -42,6 +43,7 @@ describe('segment log hot tail', () => {
     const reads = io.reads;
     const got = await store.take(10);
     expect(io.reads).toBe(reads);
+    expect(store.servingFromDisk).toBe(false);
     expect(got.map((r) => r.messageId)).toEqual(['m-1', 'm-2', 'm-3']);
     expect(got[1]!.body).toEqual(Buffer.alloc(100, 2));
     await store.close();
@@ -126,5 +128,30 @@ describe('segment log hot tail', () => {
     expect((await reopened.take(10)).map((r) => r.messageId)).toEqual(['m-1', 'm-2']);
     expect(io.reads).toBeGreaterThan(reads);
     await reopened.close();
+  });
+});
+
+describe('segment log cold reads', () => {
+  it('a drain that takes a few records at a time reads the disk in large reads ahead, says it serves from disk, and hands out every record once, in order, byte for byte', async () => {
+    const { store, io } = await open(0);
+    const n = 3000;
+    for (let i = 0; i < n; i += 500) await store.append(Array.from({ length: 500 }, (_, j) => msg(i + j + 1)));
+    const bytes = store.stats().bytes;
+    const reads = io.reads;
+    const seen: string[] = [];
+    for (;;) {
+      const got = await store.take(10);
+      if (got.length === 0) break;
+      expect(store.servingFromDisk).toBe(true);
+      for (const r of got) {
+        seen.push(r.messageId);
+        expect(r.body).toEqual(Buffer.alloc(100, Number(r.messageId.slice(2)) % 256));
+      }
+      store.confirm(got.map((r) => r.id));
+    }
+    expect(seen).toEqual(Array.from({ length: n }, (_, i) => `m-${i + 1}`));
+    // One read per READ_AHEAD_BYTES (segments end early, so a few more), not one per take (300).
+    expect(io.reads - reads).toBeLessThanOrEqual(Math.ceil(bytes / READ_AHEAD_BYTES) + 4);
+    await store.close();
   });
 });
