@@ -362,15 +362,16 @@ async function embedded(round: number, pluginRate: number | undefined, key = 's2
 
 /**
  * BENCH_COST_RATE=<msg/s>: one more paced phase per round at that rate, the same for every bridge
- * and the MQTT plugin, printing the CPU each process spent per message. Far steadier than max-rate
- * figures on a busy box, so old against new (--baseline-root) shows a few microseconds.
+ * and the MQTT plugin, printing the CPU each process spent per message and the phase's p50 / p99.
+ * Far steadier than max-rate figures on a busy box, and at the same rate for old and new, so old
+ * against new (--baseline-root) shows a few microseconds, and latency at one load.
  */
 async function cost(key: string, round: number, run: PhaseRunner, procs: Procs): Promise<void> {
   const phase = `${key}c${round}`;
   const lat = await latency(phase, COST_RATE, run(phase), procs);
   const us = Object.entries(pacedUsPerMsg(lat)).map(([name, v]) => `${name} ${v.toFixed(1)}`);
   ((raw.cost ??= []) as unknown[]).push({ key, round, rate: COST_RATE, p50: lat.p50, p99: lat.p99, cores: lat.cpu.cores, seconds: lat.cpu.seconds });
-  progress(`  ${phase}: CPU µs per message at ${COST_RATE}/s: ${us.join(', ')}`);
+  progress(`  ${phase}: CPU µs per message at ${COST_RATE}/s: ${us.join(', ')}; p50 ${lat.p50.toFixed(2)} ms, p99 ${lat.p99.toFixed(2)} ms`);
 }
 
 /** Scenario 2 once more at max rate with --cpu-prof: the bridge's CPU by stage over the measured window. */
