@@ -43,8 +43,6 @@ export interface ForwarderHooks {
 
 export interface ForwarderOptions {
   maxInFlight: number;
-  /** Free slots that refill a full window while the store serves from disk; default a quarter of maxInFlight. */
-  refillSlots?: number;
   retry: { initialMs: number; maxMs: number };
 }
 
@@ -57,6 +55,7 @@ export class Forwarder {
   private pauseUntil = 0;
   private consecutiveFailures = 0;
   private pendingConfirms: number[] = [];
+  /** Free slots that refill a full window while the store serves from disk: a quarter of it. */
   private readonly refillSlots: number;
   private loopDone: Promise<void> = Promise.resolve();
   readonly counts = { confirmed: 0, parked: 0, retried: 0 };
@@ -67,7 +66,7 @@ export class Forwarder {
     private readonly opts: ForwarderOptions,
     private readonly hooks: ForwarderHooks = {},
   ) {
-    this.refillSlots = Math.min(opts.maxInFlight, Math.max(1, opts.refillSlots ?? Math.floor(opts.maxInFlight / 4)));
+    this.refillSlots = Math.max(1, Math.floor(opts.maxInFlight / 4));
   }
 
   start(): void {
